@@ -1,0 +1,282 @@
+//! The engine's one error type.
+
+use std::fmt;
+
+use crate::state::StateError;
+
+/// `Result` with the engine's [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Stable, machine-readable kind of an [`Error`]; [`ErrorKind::as_str`] is
+/// what the CLI prints and what embedders may match on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The guest panicked (TinyGo `panic:` output, or `hostPanic`).
+    GuestPanic,
+    /// The guest trapped without a panic message.
+    Trap,
+    /// Must-get found no value.
+    NotFound,
+    /// The embedder's state failed.
+    State,
+    /// A forged, stale or wrong-kind handle.
+    InvalidHandle,
+    /// A pointer/length outside guest memory.
+    InvalidMemoryAccess,
+    /// A name or string that is not UTF-8.
+    InvalidUtf8,
+    /// A field read as the wrong type.
+    TypeMismatch,
+    /// A field or element that does not exist.
+    MissingField,
+    /// Guest memory would exceed the instance's limit.
+    MemoryLimit,
+    /// No such package in the worker.
+    UnknownPackage,
+    /// No such extension in the package.
+    UnknownExtension,
+    /// The module cannot be loaded or instantiated (ABI, validation, init).
+    Load,
+    /// The engine configuration is invalid.
+    Config,
+    /// A state file (JSON state) is invalid.
+    InvalidState,
+}
+
+impl ErrorKind {
+    /// The stable snake-case name (`"guest_panic"`, `"not_found"`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::GuestPanic => "guest_panic",
+            ErrorKind::Trap => "trap",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::State => "state",
+            ErrorKind::InvalidHandle => "invalid_handle",
+            ErrorKind::InvalidMemoryAccess => "invalid_memory_access",
+            ErrorKind::InvalidUtf8 => "invalid_utf8",
+            ErrorKind::TypeMismatch => "type_mismatch",
+            ErrorKind::MissingField => "missing_field",
+            ErrorKind::MemoryLimit => "memory_limit",
+            ErrorKind::UnknownPackage => "unknown_package",
+            ErrorKind::UnknownExtension => "unknown_extension",
+            ErrorKind::Load => "load",
+            ErrorKind::Config => "config",
+            ErrorKind::InvalidState => "invalid_state",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where in an invocation an error happened: which extension, which host
+/// call, which argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Site {
+    /// `package/extension` (or `package/<init>` during instantiation).
+    pub extension: String,
+    /// The host import the guest called (`hostGetKey`, `fd_write`, …).
+    pub host_call: &'static str,
+    /// The argument at fault (`keyBuilder`, `namePtr`, …).
+    pub argument: &'static str,
+}
+
+impl fmt::Display for Site {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "extension {}: {}({})", self.extension, self.host_call, self.argument)
+    }
+}
+
+/// Everything that can go wrong loading packages and invoking extensions.
+/// Guest misbehaviour never panics the host: it becomes one of these, and the
+/// next invocation works.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The guest panicked: TinyGo printed `panic: …` and trapped, or the guest
+    /// called `hostPanic`.
+    #[error("extension {extension} panicked: {message}")]
+    GuestPanic {
+        /// `package/extension`.
+        extension: String,
+        /// The panic message.
+        message: String,
+        /// Wasm frames, innermost first (function names where the module has them).
+        backtrace: Vec<String>,
+    },
+    /// The guest trapped (unreachable, out-of-bounds access, stack overflow,
+    /// division by zero…) without a panic message.
+    #[error("extension {extension} trapped: {message}")]
+    Trap {
+        /// `package/extension`.
+        extension: String,
+        /// What the trap was.
+        message: String,
+        /// Wasm frames, innermost first.
+        backtrace: Vec<String>,
+    },
+    /// `hostGetValue` found no value for the key.
+    #[error("{site}: no value for {key}")]
+    NotFound {
+        /// Where.
+        site: Site,
+        /// The key, rendered: storage, entity and key fields.
+        key: String,
+    },
+    /// The embedder's state failed (an I/O error, say).
+    #[error("{site}: state error: {source}")]
+    State {
+        /// Where.
+        site: Site,
+        /// The embedder's error.
+        #[source]
+        source: StateError,
+    },
+    /// A handle that this invocation did not hand out, one from an earlier
+    /// invocation, or one of another kind.
+    #[error("{site}: invalid handle {handle:#x}: {reason}")]
+    InvalidHandle {
+        /// Where.
+        site: Site,
+        /// The handle the guest passed.
+        handle: u64,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// A pointer/length pair outside the guest's memory.
+    #[error("{site}: memory access [{ptr:#x}, +{len}) is outside guest memory of {memory_size} bytes")]
+    InvalidMemoryAccess {
+        /// Where.
+        site: Site,
+        /// Guest pointer.
+        ptr: u32,
+        /// Length in bytes.
+        len: u32,
+        /// Size of the guest's memory.
+        memory_size: usize,
+    },
+    /// A name or string argument that is not valid UTF-8.
+    #[error("{site}: argument is not valid UTF-8 (valid up to byte {valid_up_to})")]
+    InvalidUtf8 {
+        /// Where.
+        site: Site,
+        /// Length of the longest valid prefix.
+        valid_up_to: usize,
+    },
+    /// A field read as a type it does not have.
+    #[error("{site}: field {field:?} is {found}, read as {expected}")]
+    TypeMismatch {
+        /// Where.
+        site: Site,
+        /// The field name, or `[index]`.
+        field: String,
+        /// The type the guest asked for.
+        expected: &'static str,
+        /// The type the field has.
+        found: &'static str,
+    },
+    /// A field or array element that does not exist.
+    #[error("{site}: {what}")]
+    MissingField {
+        /// Where.
+        site: Site,
+        /// What is missing.
+        what: String,
+    },
+    /// The guest tried to grow its memory beyond the instance's limit.
+    #[error("extension {extension} exceeded its memory limit of {limit_pages} pages ({} MiB): it asked for {requested_pages} pages", limit_pages / 16)]
+    MemoryLimit {
+        /// `package/extension`.
+        extension: String,
+        /// The limit, in 64 KiB pages.
+        limit_pages: u32,
+        /// The size the guest asked to grow to, in pages.
+        requested_pages: u64,
+        /// What the guest printed when it failed (TinyGo: `panic: runtime error: out of memory`).
+        message: String,
+    },
+    /// The worker has no package of that name.
+    #[error("unknown package {package:?}")]
+    UnknownPackage {
+        /// The name asked for.
+        package: String,
+    },
+    /// The package has no extension of that name.
+    #[error("package {package:?} has no extension {extension:?} (it has: {known})")]
+    UnknownExtension {
+        /// The package.
+        package: String,
+        /// The name asked for.
+        extension: String,
+        /// The extensions it has, comma separated.
+        known: String,
+    },
+    /// The module cannot be loaded: not wasm, ABI mismatch, missing or
+    /// ill-typed exports, unknown imports, failed initialisation.
+    #[error("package {package:?}: {message}")]
+    Load {
+        /// The package name.
+        package: String,
+        /// What is wrong, naming the export or import and both signatures.
+        message: String,
+    },
+    /// The engine configuration is invalid.
+    #[error("invalid engine configuration: {0}")]
+    Config(String),
+    /// A JSON state file is invalid; the message says where.
+    #[error("invalid state: {0}")]
+    InvalidState(String),
+}
+
+impl Error {
+    /// The stable kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::GuestPanic { .. } => ErrorKind::GuestPanic,
+            Error::Trap { .. } => ErrorKind::Trap,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::State { .. } => ErrorKind::State,
+            Error::InvalidHandle { .. } => ErrorKind::InvalidHandle,
+            Error::InvalidMemoryAccess { .. } => ErrorKind::InvalidMemoryAccess,
+            Error::InvalidUtf8 { .. } => ErrorKind::InvalidUtf8,
+            Error::TypeMismatch { .. } => ErrorKind::TypeMismatch,
+            Error::MissingField { .. } => ErrorKind::MissingField,
+            Error::MemoryLimit { .. } => ErrorKind::MemoryLimit,
+            Error::UnknownPackage { .. } => ErrorKind::UnknownPackage,
+            Error::UnknownExtension { .. } => ErrorKind::UnknownExtension,
+            Error::Load { .. } => ErrorKind::Load,
+            Error::Config(_) => ErrorKind::Config,
+            Error::InvalidState(_) => ErrorKind::InvalidState,
+        }
+    }
+
+    /// The wasm backtrace, innermost frame first, when the guest trapped.
+    pub fn backtrace(&self) -> &[String] {
+        match self {
+            Error::GuestPanic { backtrace, .. } | Error::Trap { backtrace, .. } => backtrace,
+            _ => &[],
+        }
+    }
+
+    /// The site (extension, host call, argument) of a host-call error.
+    pub fn site(&self) -> Option<&Site> {
+        match self {
+            Error::NotFound { site, .. }
+            | Error::State { site, .. }
+            | Error::InvalidHandle { site, .. }
+            | Error::InvalidMemoryAccess { site, .. }
+            | Error::InvalidUtf8 { site, .. }
+            | Error::TypeMismatch { site, .. }
+            | Error::MissingField { site, .. } => Some(site),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn load(package: &str, message: impl Into<String>) -> Self {
+        Error::Load { package: package.to_owned(), message: message.into() }
+    }
+}

@@ -1,0 +1,114 @@
+//! Bounded capture of what a guest prints on stdout/stderr during one
+//! invocation, keeping the first `panic: …` line however much is printed.
+
+/// Longest line kept for panic detection; a longer panic message is cut.
+const MAX_LINE: usize = 1024;
+const PANIC_PREFIX: &[u8] = b"panic: ";
+
+#[derive(Debug, Default)]
+pub(crate) struct Output {
+    limit: usize,
+    captured: Vec<u8>,
+    dropped: usize,
+    /// Partial line per stream (stdout, stderr), for panic detection.
+    lines: [Vec<u8>; 2],
+    panic_line: Option<String>,
+}
+
+impl Output {
+    pub(crate) fn new(limit: usize) -> Self {
+        Output { limit, ..Output::default() }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.captured.clear();
+        self.dropped = 0;
+        self.lines[0].clear();
+        self.lines[1].clear();
+        self.panic_line = None;
+    }
+
+    /// Records bytes written to stdout (`stream` 0) or stderr (1).
+    pub(crate) fn write(&mut self, stream: usize, mut bytes: &[u8]) {
+        let room = self.limit.saturating_sub(self.captured.len());
+        let kept = room.min(bytes.len());
+        self.captured.extend_from_slice(&bytes[..kept]);
+        self.dropped += bytes.len() - kept;
+        while !bytes.is_empty() {
+            let end = bytes.iter().position(|&b| b == b'\n');
+            let chunk = &bytes[..end.unwrap_or(bytes.len())];
+            let line = &mut self.lines[stream];
+            let room = MAX_LINE.saturating_sub(line.len());
+            line.extend_from_slice(&chunk[..room.min(chunk.len())]);
+            match end {
+                Some(end) => {
+                    self.finish_line(stream);
+                    bytes = &bytes[end + 1..];
+                }
+                None => break,
+            }
+        }
+    }
+
+    fn finish_line(&mut self, stream: usize) {
+        let line = &mut self.lines[stream];
+        if self.panic_line.is_none() && line.starts_with(PANIC_PREFIX) {
+            let message = String::from_utf8_lossy(&line[PANIC_PREFIX.len()..]);
+            self.panic_line = Some(message.trim_end().to_owned());
+        }
+        line.clear();
+    }
+
+    /// The message of the first `panic: ` line, counting an unterminated last line.
+    pub(crate) fn panic_message(&mut self) -> Option<String> {
+        self.finish_line(0);
+        self.finish_line(1);
+        self.panic_line.clone()
+    }
+
+    /// What was captured (lossy UTF-8), with a note when output was dropped.
+    pub(crate) fn text(&self) -> String {
+        let mut text = String::from_utf8_lossy(&self.captured).into_owned();
+        if self.dropped > 0 {
+            text.push_str(&format!("\n[extwasm: {} more bytes of output dropped]", self.dropped));
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_line_survives_a_flood_and_split_writes() {
+        let mut out = Output::new(16);
+        for _ in 0..1000 {
+            out.write(0, b"lots of chatter\n");
+        }
+        out.write(0, b"pan");
+        out.write(0, b"ic: negative ");
+        out.write(0, b"order amount\n");
+        out.write(1, b"panic: second one\n");
+        assert_eq!(out.panic_message().as_deref(), Some("negative order amount"));
+        assert!(out.text().starts_with("lots of chatter\n"));
+        assert!(out.text().contains("more bytes of output dropped"));
+    }
+
+    #[test]
+    fn unterminated_panic_line_counts_and_clear_resets() {
+        let mut out = Output::new(1024);
+        out.write(1, b"panic: boom");
+        assert_eq!(out.panic_message().as_deref(), Some("boom"));
+        out.clear();
+        assert_eq!(out.panic_message(), None);
+        assert_eq!(out.text(), "");
+    }
+
+    #[test]
+    fn panic_prefix_only_at_line_start() {
+        let mut out = Output::new(1024);
+        out.write(0, b"no panic: here\n");
+        assert_eq!(out.panic_message(), None);
+    }
+}

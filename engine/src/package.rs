@@ -1,0 +1,363 @@
+//! Compile once: the shared [`Engine`] and validated, compiled [`Package`]s.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use extwasm_abi::{self as abi, ValType, export};
+use wasmtime::{ExternType, FuncType};
+
+use crate::error::{Error, Result};
+use crate::wasi;
+
+/// Engine-wide settings. Every instance a [`crate::Worker`] creates gets
+/// these limits.
+#[derive(Clone, Debug)]
+pub struct Config {
+    memory_limit_pages: u32,
+    exchange_buffer_bytes: u32,
+    output_limit_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            memory_limit_pages: abi::DEFAULT_MEMORY_LIMIT_PAGES,
+            exchange_buffer_bytes: abi::EXCHANGE_BUFFER_SIZE,
+            output_limit_bytes: 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Memory limit of each instance in 64 KiB pages (default 256 = 16 MiB,
+    /// at most 65 535). Growing beyond it fails the invocation with
+    /// [`Error::MemoryLimit`].
+    pub fn memory_limit_pages(mut self, pages: u32) -> Self {
+        self.memory_limit_pages = pages;
+        self
+    }
+
+    /// Size of the exchange buffer allocated in each instance for string and
+    /// bytes results (default 64 000). The memory limit must exceed 1.7 × it.
+    pub fn exchange_buffer_bytes(mut self, bytes: u32) -> Self {
+        self.exchange_buffer_bytes = bytes;
+        self
+    }
+
+    /// How much of what a guest prints per invocation is kept (default 1 KiB;
+    /// the first `panic:` line is kept regardless).
+    pub fn output_limit_bytes(mut self, bytes: usize) -> Self {
+        self.output_limit_bytes = bytes;
+        self
+    }
+
+    /// The memory limit in pages.
+    pub fn memory_limit(&self) -> u32 {
+        self.memory_limit_pages
+    }
+
+    pub(crate) fn memory_limit_bytes(&self) -> usize {
+        self.memory_limit_pages as usize * abi::WASM_PAGE_SIZE as usize
+    }
+
+    pub(crate) fn exchange_bytes(&self) -> u32 {
+        self.exchange_buffer_bytes
+    }
+
+    pub(crate) fn output_limit(&self) -> usize {
+        self.output_limit_bytes
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.memory_limit_pages == 0 || self.memory_limit_pages > abi::MAX_MEMORY_LIMIT_PAGES {
+            return Err(Error::Config(format!(
+                "memory limit must be 1..={} pages, got {}",
+                abi::MAX_MEMORY_LIMIT_PAGES,
+                self.memory_limit_pages
+            )));
+        }
+        let (num, den) = abi::MEMORY_LIMIT_EXCHANGE_FACTOR;
+        if self.memory_limit_bytes() as u64 * den <= self.exchange_buffer_bytes as u64 * num {
+            return Err(Error::Config(format!(
+                "memory limit of {} pages ({} bytes) must exceed 1.7 x the exchange buffer of {} bytes",
+                self.memory_limit_pages,
+                self.memory_limit_bytes(),
+                self.exchange_buffer_bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The shared engine: compiles packages and configures the instances workers
+/// make of them. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
+    wasmtime: wasmtime::Engine,
+    config: Config,
+}
+
+impl Engine {
+    /// An engine with `config` (checked here: an invalid one is [`Error::Config`]).
+    pub fn new(config: Config) -> Result<Self> {
+        config.validate()?;
+        let wasmtime = wasmtime::Engine::new(&wasmtime::Config::new())
+            .map_err(|e| Error::Config(format!("wasmtime: {e}")))?;
+        Ok(Engine { inner: Arc::new(EngineInner { wasmtime, config }) })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.inner.wasmtime
+    }
+
+    /// Compiles and validates a package: `wasm` (binary, or text format) with
+    /// the named extensions. Nothing runs yet; every ABI problem is found here.
+    pub fn load_package(&self, name: &str, wasm: &[u8], extensions: &[&str]) -> Result<Package> {
+        let module = wasmtime::Module::new(self.wasmtime(), wasm)
+            .map_err(|e| Error::load(name, format!("not a valid WebAssembly module: {e:#}")))?;
+        Package::validate(self, name, module, extensions)
+    }
+
+    /// [`Engine::load_package`] from a file.
+    pub fn load_package_file(&self, name: &str, path: impl AsRef<Path>, extensions: &[&str]) -> Result<Package> {
+        let path = path.as_ref();
+        let wasm = std::fs::read(path).map_err(|e| Error::load(name, format!("cannot read {}: {e}", path.display())))?;
+        self.load_package(name, &wasm, extensions)
+    }
+}
+
+/// A compiled, validated package. Cheap to clone; `Send + Sync`; shared by
+/// every worker that instantiates it.
+#[derive(Clone)]
+pub struct Package {
+    pub(crate) inner: Arc<PackageInner>,
+}
+
+pub(crate) struct PackageInner {
+    pub(crate) name: Arc<str>,
+    pub(crate) module: wasmtime::Module,
+    pub(crate) engine: Engine,
+    /// Sorted, for binary search.
+    pub(crate) extensions: Arc<[Box<str>]>,
+    /// WASI functions the module imports that the engine denies, with the
+    /// signature they are imported with.
+    pub(crate) denied_wasi: Vec<(String, FuncType)>,
+}
+
+impl Package {
+    /// The package name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The extension names, sorted.
+    pub fn extensions(&self) -> impl Iterator<Item = &str> {
+        self.inner.extensions.iter().map(|e| &**e)
+    }
+
+    pub(crate) fn extension_index(&self, extension: &str) -> Option<usize> {
+        self.inner.extensions.binary_search_by(|e| (**e).cmp(extension)).ok()
+    }
+
+    fn validate(engine: &Engine, name: &str, module: wasmtime::Module, extensions: &[&str]) -> Result<Package> {
+        let fail = |message: String| Error::load(name, message);
+        let func_export = |export_name: &str| match module.get_export(export_name) {
+            Some(ExternType::Func(ty)) => Ok(Some(ty)),
+            Some(other) => Err(fail(format!("export {export_name:?} is a {}, not a function", extern_kind(&other)))),
+            None => Ok(None),
+        };
+
+        match module.get_export(export::MEMORY) {
+            Some(ExternType::Memory(memory)) => {
+                if memory.minimum() > engine.config().memory_limit() as u64 {
+                    return Err(fail(format!(
+                        "the module needs {} pages of memory at start, more than the limit of {} pages",
+                        memory.minimum(),
+                        engine.config().memory_limit()
+                    )));
+                }
+            }
+            _ => return Err(fail("module exports no memory named \"memory\"".into())),
+        }
+        if func_export(export::ABI_VERSION)?.is_none() {
+            return Err(fail(format!(
+                "module exports no {}: built with an SDK this engine does not speak",
+                export::ABI_VERSION
+            )));
+        }
+        for known in abi::GUEST_EXPORTS.iter().filter(|e| e.name != export::MEMORY) {
+            if let Some(ty) = func_export(known.name)? {
+                check_signature(&ty, known.params, known.results).map_err(|found| {
+                    fail(format!(
+                        "export {} has signature {found}, the ABI says {}",
+                        known.name,
+                        render(known.params, known.results)
+                    ))
+                })?;
+            }
+        }
+
+        let mut names: Vec<Box<str>> = Vec::with_capacity(extensions.len());
+        for &extension in extensions {
+            if abi::is_reserved_extension_name(extension) {
+                return Err(fail(format!(
+                    "{extension:?} cannot name an extension: names starting with \"Wasm\" and {:?} are reserved",
+                    abi::RESERVED_EXTENSION_NAMES
+                )));
+            }
+            match func_export(extension)? {
+                None => return Err(fail(format!("module exports no extension {extension:?}"))),
+                Some(ty) => check_signature(&ty, &[], &[]).map_err(|found| {
+                    fail(format!("extension {extension:?} has signature {found}, extensions must be () -> ()"))
+                })?,
+            }
+            if names.iter().any(|n| **n == *extension) {
+                return Err(fail(format!("extension {extension:?} is listed twice")));
+            }
+            names.push(extension.into());
+        }
+        names.sort();
+
+        let mut denied_wasi = Vec::new();
+        let mut returns_bytes = None;
+        let mut reads_values = false;
+        for import in module.imports() {
+            let (module_name, field) = (import.module(), import.name());
+            let ExternType::Func(ty) = import.ty() else {
+                return Err(fail(format!(
+                    "import {module_name}.{field} is a {}; only functions can be imported",
+                    extern_kind(&import.ty())
+                )));
+            };
+            if module_name == abi::HOST_MODULE {
+                let Some(host) = abi::host_import(field) else {
+                    return Err(fail(format!(
+                        "import {module_name}.{field} {} is not a host function of ABI {}",
+                        render_func(&ty),
+                        abi::ABI_VERSION
+                    )));
+                };
+                check_signature(&ty, host.params, host.results).map_err(|found| {
+                    fail(format!(
+                        "import {module_name}.{field} has signature {found}, the host provides {}",
+                        render(host.params, host.results)
+                    ))
+                })?;
+                if host.function.returns_bytes() {
+                    returns_bytes = Some(field.to_owned());
+                }
+                reads_values |= host.function == abi::HostFunction::ReadValues;
+            } else if module_name == abi::WASI_MODULE {
+                if let Some((_, params, results)) = wasi::SUPPORTED.iter().find(|(n, ..)| *n == field) {
+                    check_signature(&ty, params, results).map_err(|found| {
+                        fail(format!(
+                            "import {module_name}.{field} has signature {found}, WASI preview 1 says {}",
+                            render(params, results)
+                        ))
+                    })?;
+                } else if wasi::DENIED.contains(&field) {
+                    if ty.results().len() != 1 || !matches!(ty.results().next(), Some(wasmtime::ValType::I32)) {
+                        return Err(fail(format!(
+                            "import {module_name}.{field} has signature {}, WASI preview 1 functions return an i32 errno",
+                            render_func(&ty)
+                        )));
+                    }
+                    denied_wasi.push((field.to_owned(), ty));
+                } else {
+                    return Err(fail(format!("import {module_name}.{field} is not a WASI preview 1 function this engine provides")));
+                }
+            } else {
+                return Err(fail(format!(
+                    "import {module_name}.{field}: unknown module {module_name:?} (the host provides {:?} and {:?})",
+                    abi::HOST_MODULE,
+                    abi::WASI_MODULE
+                )));
+            }
+        }
+        if let Some(field) = returns_bytes
+            && func_export(export::MALLOC)?.is_none()
+        {
+            return Err(fail(format!(
+                "module imports {field}, which returns bytes through the exchange buffer, but exports no malloc"
+            )));
+        }
+        if reads_values && func_export(export::ON_READ_VALUE)?.is_none() {
+            return Err(fail(format!("module imports hostReadValues but exports no {}", export::ON_READ_VALUE)));
+        }
+
+        Ok(Package {
+            inner: Arc::new(PackageInner {
+                name: name.into(),
+                module,
+                engine: engine.clone(),
+                extensions: names.into(),
+                denied_wasi,
+            }),
+        })
+    }
+}
+
+fn extern_kind(ty: &ExternType) -> &'static str {
+    match ty {
+        ExternType::Func(_) => "function",
+        ExternType::Global(_) => "global",
+        ExternType::Table(_) => "table",
+        ExternType::Memory(_) => "memory",
+        _ => "non-function",
+    }
+}
+
+fn to_abi(ty: &wasmtime::ValType) -> Option<ValType> {
+    match ty {
+        wasmtime::ValType::I32 => Some(ValType::I32),
+        wasmtime::ValType::I64 => Some(ValType::I64),
+        wasmtime::ValType::F32 => Some(ValType::F32),
+        wasmtime::ValType::F64 => Some(ValType::F64),
+        _ => None,
+    }
+}
+
+/// `Ok` when `ty` is exactly `params -> results`; otherwise the rendered
+/// signature that was found.
+fn check_signature(ty: &FuncType, params: &[ValType], results: &[ValType]) -> Result<(), String> {
+    let same = |found: &mut dyn ExactSizeIterator<Item = wasmtime::ValType>, want: &[ValType]| {
+        found.len() == want.len() && found.zip(want).all(|(f, w)| to_abi(&f) == Some(*w))
+    };
+    if same(&mut ty.params(), params) && same(&mut ty.results(), results) {
+        Ok(())
+    } else {
+        Err(render_func(ty))
+    }
+}
+
+/// `(i64, i32) -> i64`, `() -> ()`.
+pub(crate) fn render(params: &[ValType], results: &[ValType]) -> String {
+    let list = |types: &[ValType]| types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ");
+    let results = match results {
+        [] => "()".to_owned(),
+        [one] => one.as_str().to_owned(),
+        many => format!("({})", list(many)),
+    };
+    format!("({}) -> {results}", list(params))
+}
+
+fn render_func(ty: &FuncType) -> String {
+    let list = |types: Vec<String>| types.join(", ");
+    let params = list(ty.params().map(|t| t.to_string()).collect());
+    let results: Vec<String> = ty.results().map(|t| t.to_string()).collect();
+    let results = match results.len() {
+        0 => "()".to_owned(),
+        1 => results[0].clone(),
+        _ => format!("({})", list(results)),
+    };
+    format!("({params}) -> {results}")
+}

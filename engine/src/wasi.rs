@@ -1,0 +1,213 @@
+//! The slice of WASI preview 1 that TinyGo and Go guests import: output is
+//! captured (bounded, per invocation), clocks and entropy are real, and there
+//! is no filesystem, no environment and no arguments. File and socket
+//! functions link (so Go's `os` package loads) but answer `EBADF` /
+//! `ENOTCAPABLE`.
+
+use extwasm_abi::{ValType, WASI_MODULE};
+use wasmtime::{Caller, FuncType, Linker, Val};
+
+use crate::host::{Fault, HostCtx, guest_bytes, guest_bytes_mut};
+use crate::state::State;
+
+const ERRNO_SUCCESS: i32 = 0;
+const ERRNO_BADF: i32 = 8;
+const ERRNO_INVAL: i32 = 28;
+const ERRNO_IO: i32 = 29;
+const ERRNO_NOTCAPABLE: i32 = 76;
+
+use ValType::{I32, I64};
+
+/// The WASI functions the engine implements, with their signatures.
+pub(crate) const SUPPORTED: &[(&str, &[ValType], &[ValType])] = &[
+    ("fd_write", &[I32, I32, I32, I32], &[I32]),
+    ("proc_exit", &[I32], &[]),
+    ("clock_time_get", &[I32, I64, I32], &[I32]),
+    ("random_get", &[I32, I32], &[I32]),
+    ("args_get", &[I32, I32], &[I32]),
+    ("args_sizes_get", &[I32, I32], &[I32]),
+    ("environ_get", &[I32, I32], &[I32]),
+    ("environ_sizes_get", &[I32, I32], &[I32]),
+    ("sched_yield", &[], &[I32]),
+    ("poll_oneoff", &[I32, I32, I32, I32], &[I32]),
+];
+
+/// Filesystem and socket functions: they link with whatever signature the
+/// module declares (as long as it returns an errno) and always fail.
+pub(crate) const DENIED: &[&str] = &[
+    "fd_advise",
+    "fd_allocate",
+    "fd_close",
+    "fd_datasync",
+    "fd_fdstat_get",
+    "fd_fdstat_set_flags",
+    "fd_fdstat_set_rights",
+    "fd_filestat_get",
+    "fd_filestat_set_size",
+    "fd_filestat_set_times",
+    "fd_pread",
+    "fd_prestat_dir_name",
+    "fd_prestat_get",
+    "fd_pwrite",
+    "fd_read",
+    "fd_readdir",
+    "fd_renumber",
+    "fd_seek",
+    "fd_sync",
+    "fd_tell",
+    "path_create_directory",
+    "path_filestat_get",
+    "path_filestat_set_times",
+    "path_link",
+    "path_open",
+    "path_readlink",
+    "path_remove_directory",
+    "path_rename",
+    "path_symlink",
+    "path_unlink_file",
+    "proc_raise",
+    "sock_accept",
+    "sock_recv",
+    "sock_send",
+    "sock_shutdown",
+];
+
+/// The errno a denied function answers.
+fn denied_errno(name: &str) -> i32 {
+    if name.starts_with("path_") { ERRNO_NOTCAPABLE } else { ERRNO_BADF }
+}
+
+type Ctx<'a, S> = Caller<'a, HostCtx<S>>;
+
+fn with_memory<S: State>(
+    caller: &mut Ctx<'_, S>,
+    call: &'static str,
+    body: impl FnOnce(&mut [u8], &mut HostCtx<S>) -> Result<i32, Fault>,
+) -> wasmtime::Result<i32> {
+    let (mem, ctx) = match caller.data().memory {
+        Some(memory) => memory.data_and_store_mut(caller),
+        None => (&mut [][..], caller.data_mut()),
+    };
+    ctx.host_calls += 1;
+    body(mem, ctx).map_err(|fault| ctx.fail(call, fault))
+}
+
+fn write_u32(mem: &mut [u8], ptr: i32, value: u32, argument: &'static str) -> Result<(), Fault> {
+    guest_bytes_mut(mem, ptr, 4).map_err(|e| e.fault(argument))?.copy_from_slice(&value.to_le_bytes());
+    Ok(())
+}
+
+fn read_u32(mem: &[u8], ptr: i32, argument: &'static str) -> Result<u32, Fault> {
+    let bytes = guest_bytes(mem, ptr, 4).map_err(|e| e.fault(argument))?;
+    Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+}
+
+fn fd_write<S: State>(mut caller: Ctx<'_, S>, fd: i32, iovs: i32, iovs_len: i32, nwritten: i32) -> wasmtime::Result<i32> {
+    with_memory(&mut caller, "fd_write", |mem, ctx| {
+        let stream = match fd {
+            1 => 0,
+            2 => 1,
+            _ => return Ok(ERRNO_BADF),
+        };
+        let mut total: u32 = 0;
+        for i in 0..iovs_len.max(0) {
+            let iov = iovs.wrapping_add(i.wrapping_mul(8));
+            let buf = read_u32(mem, iov, "iovs")?;
+            let len = read_u32(mem, iov.wrapping_add(4), "iovs")?;
+            let bytes = guest_bytes(mem, buf as i32, len as i32).map_err(|e| e.fault("iovs"))?;
+            ctx.output.write(stream, bytes);
+            total = total.wrapping_add(len);
+        }
+        write_u32(mem, nwritten, total, "nwritten")?;
+        Ok(ERRNO_SUCCESS)
+    })
+}
+
+fn clock_time_get<S: State>(mut caller: Ctx<'_, S>, id: i32, _precision: i64, out: i32) -> wasmtime::Result<i32> {
+    with_memory(&mut caller, "clock_time_get", |mem, ctx| {
+        let nanos = match id {
+            0 => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0),
+            1..=3 => ctx.started.elapsed().as_nanos() as u64 + 1,
+            _ => return Ok(ERRNO_INVAL),
+        };
+        guest_bytes_mut(mem, out, 8).map_err(|e| e.fault("time"))?.copy_from_slice(&nanos.to_le_bytes());
+        Ok(ERRNO_SUCCESS)
+    })
+}
+
+fn random_get<S: State>(mut caller: Ctx<'_, S>, buf: i32, len: i32) -> wasmtime::Result<i32> {
+    with_memory(&mut caller, "random_get", |mem, _| {
+        let dst = guest_bytes_mut(mem, buf, len).map_err(|e| e.fault("buf"))?;
+        Ok(if getrandom::fill(dst).is_ok() { ERRNO_SUCCESS } else { ERRNO_IO })
+    })
+}
+
+/// `args_sizes_get` / `environ_sizes_get`: zero entries, zero bytes.
+fn sizes_get<S: State>(mut caller: Ctx<'_, S>, call: &'static str, count: i32, size: i32) -> wasmtime::Result<i32> {
+    with_memory(&mut caller, call, |mem, _| {
+        write_u32(mem, count, 0, "count")?;
+        write_u32(mem, size, 0, "bufSize")?;
+        Ok(ERRNO_SUCCESS)
+    })
+}
+
+/// Answers every subscription at once: clocks fire immediately (a pure
+/// extension has nothing to wait for), file descriptors fail with `EBADF`.
+fn poll_oneoff<S: State>(mut caller: Ctx<'_, S>, subs: i32, events: i32, nsubs: i32, nevents: i32) -> wasmtime::Result<i32> {
+    const SUBSCRIPTION: i32 = 48;
+    const EVENT: i32 = 32;
+    with_memory(&mut caller, "poll_oneoff", |mem, _| {
+        if nsubs <= 0 {
+            return Ok(ERRNO_INVAL);
+        }
+        for i in 0..nsubs {
+            let sub = guest_bytes(mem, subs.wrapping_add(i.wrapping_mul(SUBSCRIPTION)), SUBSCRIPTION)
+                .map_err(|e| e.fault("in"))?;
+            let userdata: [u8; 8] = sub[0..8].try_into().expect("8 bytes");
+            let tag = sub[8];
+            let error: u16 = if tag == 0 { 0 } else { ERRNO_BADF as u16 };
+            let event = guest_bytes_mut(mem, events.wrapping_add(i.wrapping_mul(EVENT)), EVENT)
+                .map_err(|e| e.fault("out"))?;
+            event.fill(0);
+            event[0..8].copy_from_slice(&userdata);
+            event[8..10].copy_from_slice(&error.to_le_bytes());
+            event[10] = tag;
+        }
+        write_u32(mem, nevents, nsubs as u32, "nevents")?;
+        Ok(ERRNO_SUCCESS)
+    })
+}
+
+/// Defines the supported WASI functions on `linker`.
+pub(crate) fn define<S: State>(linker: &mut Linker<HostCtx<S>>) -> wasmtime::Result<()> {
+    let m = WASI_MODULE;
+    linker.func_wrap(m, "fd_write", fd_write::<S>)?;
+    linker.func_wrap(m, "proc_exit", |mut caller: Ctx<'_, S>, code: i32| -> wasmtime::Result<()> {
+        Err(caller.data_mut().fail("proc_exit", Fault::Exit(code)))
+    })?;
+    linker.func_wrap(m, "clock_time_get", clock_time_get::<S>)?;
+    linker.func_wrap(m, "random_get", random_get::<S>)?;
+    linker.func_wrap(m, "args_sizes_get", |c: Ctx<'_, S>, a: i32, b: i32| sizes_get(c, "args_sizes_get", a, b))?;
+    linker.func_wrap(m, "environ_sizes_get", |c: Ctx<'_, S>, a: i32, b: i32| {
+        sizes_get(c, "environ_sizes_get", a, b)
+    })?;
+    // With zero entries there is nothing to write.
+    linker.func_wrap(m, "args_get", |_: Ctx<'_, S>, _: i32, _: i32| ERRNO_SUCCESS)?;
+    linker.func_wrap(m, "environ_get", |_: Ctx<'_, S>, _: i32, _: i32| ERRNO_SUCCESS)?;
+    linker.func_wrap(m, "sched_yield", |_: Ctx<'_, S>| ERRNO_SUCCESS)?;
+    linker.func_wrap(m, "poll_oneoff", poll_oneoff::<S>)?;
+    Ok(())
+}
+
+/// Defines a denied function with the signature the module imports it with.
+pub(crate) fn define_denied<S: State>(linker: &mut Linker<HostCtx<S>>, name: &str, ty: &FuncType) -> wasmtime::Result<()> {
+    let errno = denied_errno(name);
+    linker.func_new(WASI_MODULE, name, ty.clone(), move |_, _, results| {
+        results[0] = Val::I32(errno);
+        Ok(())
+    })?;
+    Ok(())
+}
