@@ -38,6 +38,7 @@
 mod error;
 mod host;
 mod json_state;
+mod names;
 mod output;
 mod package;
 mod state;
@@ -47,5 +48,7 @@ mod worker;
 pub use error::{Error, ErrorKind, Result, Site};
 pub use json_state::{JsonState, JsonValue};
 pub use package::{Config, Engine, Package};
-pub use state::{Field, Intent, IntentKind, KeyBuilder, QName, Row, Scalar, State, StateError, Value};
+pub use state::{
+    Field, Intent, IntentKind, KeyBuilder, QName, Row, Scalar, State, StateError, Value,
+};
 pub use worker::{Invocation, Worker};

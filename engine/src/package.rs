@@ -7,6 +7,7 @@ use extwasm_abi::{self as abi, ValType, export};
 use wasmtime::{ExternType, FuncType};
 
 use crate::error::{Error, Result};
+use crate::names::NameIndex;
 use crate::wasi;
 
 /// Engine-wide settings. Every instance a [`crate::Worker`] creates gets
@@ -107,7 +108,9 @@ impl Engine {
         config.validate()?;
         let wasmtime = wasmtime::Engine::new(&wasmtime::Config::new())
             .map_err(|e| Error::Config(format!("wasmtime: {e}")))?;
-        Ok(Engine { inner: Arc::new(EngineInner { wasmtime, config }) })
+        Ok(Engine {
+            inner: Arc::new(EngineInner { wasmtime, config }),
+        })
     }
 
     /// The configuration.
@@ -128,9 +131,15 @@ impl Engine {
     }
 
     /// [`Engine::load_package`] from a file.
-    pub fn load_package_file(&self, name: &str, path: impl AsRef<Path>, extensions: &[&str]) -> Result<Package> {
+    pub fn load_package_file(
+        &self,
+        name: &str,
+        path: impl AsRef<Path>,
+        extensions: &[&str],
+    ) -> Result<Package> {
         let path = path.as_ref();
-        let wasm = std::fs::read(path).map_err(|e| Error::load(name, format!("cannot read {}: {e}", path.display())))?;
+        let wasm = std::fs::read(path)
+            .map_err(|e| Error::load(name, format!("cannot read {}: {e}", path.display())))?;
         self.load_package(name, &wasm, extensions)
     }
 }
@@ -146,8 +155,10 @@ pub(crate) struct PackageInner {
     pub(crate) name: Arc<str>,
     pub(crate) module: wasmtime::Module,
     pub(crate) engine: Engine,
-    /// Sorted, for binary search.
+    /// Sorted (also the order of a worker's extension functions).
     pub(crate) extensions: Arc<[Box<str>]>,
+    /// Name -> position in `extensions`.
+    pub(crate) extension_index: NameIndex,
     /// WASI functions the module imports that the engine denies, with the
     /// signature they are imported with.
     pub(crate) denied_wasi: Vec<(String, FuncType)>,
@@ -165,14 +176,22 @@ impl Package {
     }
 
     pub(crate) fn extension_index(&self, extension: &str) -> Option<usize> {
-        self.inner.extensions.binary_search_by(|e| (**e).cmp(extension)).ok()
+        self.inner.extension_index.get(extension)
     }
 
-    fn validate(engine: &Engine, name: &str, module: wasmtime::Module, extensions: &[&str]) -> Result<Package> {
+    fn validate(
+        engine: &Engine,
+        name: &str,
+        module: wasmtime::Module,
+        extensions: &[&str],
+    ) -> Result<Package> {
         let fail = |message: String| Error::load(name, message);
         let func_export = |export_name: &str| match module.get_export(export_name) {
             Some(ExternType::Func(ty)) => Ok(Some(ty)),
-            Some(other) => Err(fail(format!("export {export_name:?} is a {}, not a function", extern_kind(&other)))),
+            Some(other) => Err(fail(format!(
+                "export {export_name:?} is a {}, not a function",
+                extern_kind(&other)
+            ))),
             None => Ok(None),
         };
 
@@ -194,7 +213,10 @@ impl Package {
                 export::ABI_VERSION
             )));
         }
-        for known in abi::GUEST_EXPORTS.iter().filter(|e| e.name != export::MEMORY) {
+        for known in abi::GUEST_EXPORTS
+            .iter()
+            .filter(|e| e.name != export::MEMORY)
+        {
             if let Some(ty) = func_export(known.name)? {
                 check_signature(&ty, known.params, known.results).map_err(|found| {
                     fail(format!(
@@ -217,7 +239,9 @@ impl Package {
             match func_export(extension)? {
                 None => return Err(fail(format!("module exports no extension {extension:?}"))),
                 Some(ty) => check_signature(&ty, &[], &[]).map_err(|found| {
-                    fail(format!("extension {extension:?} has signature {found}, extensions must be () -> ()"))
+                    fail(format!(
+                        "extension {extension:?} has signature {found}, extensions must be () -> ()"
+                    ))
                 })?,
             }
             if names.iter().any(|n| **n == *extension) {
@@ -257,7 +281,9 @@ impl Package {
                 }
                 reads_values |= host.function == abi::HostFunction::ReadValues;
             } else if module_name == abi::WASI_MODULE {
-                if let Some((_, params, results)) = wasi::SUPPORTED.iter().find(|(n, ..)| *n == field) {
+                if let Some((_, params, results)) =
+                    wasi::SUPPORTED.iter().find(|(n, ..)| *n == field)
+                {
                     check_signature(&ty, params, results).map_err(|found| {
                         fail(format!(
                             "import {module_name}.{field} has signature {found}, WASI preview 1 says {}",
@@ -265,7 +291,9 @@ impl Package {
                         ))
                     })?;
                 } else if wasi::DENIED.contains(&field) {
-                    if ty.results().len() != 1 || !matches!(ty.results().next(), Some(wasmtime::ValType::I32)) {
+                    if ty.results().len() != 1
+                        || !matches!(ty.results().next(), Some(wasmtime::ValType::I32))
+                    {
                         return Err(fail(format!(
                             "import {module_name}.{field} has signature {}, WASI preview 1 functions return an i32 errno",
                             render_func(&ty)
@@ -273,7 +301,9 @@ impl Package {
                     }
                     denied_wasi.push((field.to_owned(), ty));
                 } else {
-                    return Err(fail(format!("import {module_name}.{field} is not a WASI preview 1 function this engine provides")));
+                    return Err(fail(format!(
+                        "import {module_name}.{field} is not a WASI preview 1 function this engine provides"
+                    )));
                 }
             } else {
                 return Err(fail(format!(
@@ -291,7 +321,10 @@ impl Package {
             )));
         }
         if reads_values && func_export(export::ON_READ_VALUE)?.is_none() {
-            return Err(fail(format!("module imports hostReadValues but exports no {}", export::ON_READ_VALUE)));
+            return Err(fail(format!(
+                "module imports hostReadValues but exports no {}",
+                export::ON_READ_VALUE
+            )));
         }
 
         Ok(Package {
@@ -299,6 +332,7 @@ impl Package {
                 name: name.into(),
                 module,
                 engine: engine.clone(),
+                extension_index: NameIndex::new(names.iter().map(|n| &**n)),
                 extensions: names.into(),
                 denied_wasi,
             }),
@@ -341,7 +375,13 @@ fn check_signature(ty: &FuncType, params: &[ValType], results: &[ValType]) -> Re
 
 /// `(i64, i32) -> i64`, `() -> ()`.
 pub(crate) fn render(params: &[ValType], results: &[ValType]) -> String {
-    let list = |types: &[ValType]| types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ");
+    let list = |types: &[ValType]| {
+        types
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let results = match results {
         [] => "()".to_owned(),
         [one] => one.as_str().to_owned(),

@@ -74,7 +74,11 @@ pub(crate) const DENIED: &[&str] = &[
 
 /// The errno a denied function answers.
 fn denied_errno(name: &str) -> i32 {
-    if name.starts_with("path_") { ERRNO_NOTCAPABLE } else { ERRNO_BADF }
+    if name.starts_with("path_") {
+        ERRNO_NOTCAPABLE
+    } else {
+        ERRNO_BADF
+    }
 }
 
 type Ctx<'a, S> = Caller<'a, HostCtx<S>>;
@@ -93,7 +97,9 @@ fn with_memory<S: State>(
 }
 
 fn write_u32(mem: &mut [u8], ptr: i32, value: u32, argument: &'static str) -> Result<(), Fault> {
-    guest_bytes_mut(mem, ptr, 4).map_err(|e| e.fault(argument))?.copy_from_slice(&value.to_le_bytes());
+    guest_bytes_mut(mem, ptr, 4)
+        .map_err(|e| e.fault(argument))?
+        .copy_from_slice(&value.to_le_bytes());
     Ok(())
 }
 
@@ -102,7 +108,13 @@ fn read_u32(mem: &[u8], ptr: i32, argument: &'static str) -> Result<u32, Fault> 
     Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
 }
 
-fn fd_write<S: State>(mut caller: Ctx<'_, S>, fd: i32, iovs: i32, iovs_len: i32, nwritten: i32) -> wasmtime::Result<i32> {
+fn fd_write<S: State>(
+    mut caller: Ctx<'_, S>,
+    fd: i32,
+    iovs: i32,
+    iovs_len: i32,
+    nwritten: i32,
+) -> wasmtime::Result<i32> {
     with_memory(&mut caller, "fd_write", |mem, ctx| {
         let stream = match fd {
             1 => 0,
@@ -123,7 +135,12 @@ fn fd_write<S: State>(mut caller: Ctx<'_, S>, fd: i32, iovs: i32, iovs_len: i32,
     })
 }
 
-fn clock_time_get<S: State>(mut caller: Ctx<'_, S>, id: i32, _precision: i64, out: i32) -> wasmtime::Result<i32> {
+fn clock_time_get<S: State>(
+    mut caller: Ctx<'_, S>,
+    id: i32,
+    _precision: i64,
+    out: i32,
+) -> wasmtime::Result<i32> {
     with_memory(&mut caller, "clock_time_get", |mem, ctx| {
         let nanos = match id {
             0 => std::time::SystemTime::now()
@@ -133,7 +150,9 @@ fn clock_time_get<S: State>(mut caller: Ctx<'_, S>, id: i32, _precision: i64, ou
             1..=3 => ctx.started.elapsed().as_nanos() as u64 + 1,
             _ => return Ok(ERRNO_INVAL),
         };
-        guest_bytes_mut(mem, out, 8).map_err(|e| e.fault("time"))?.copy_from_slice(&nanos.to_le_bytes());
+        guest_bytes_mut(mem, out, 8)
+            .map_err(|e| e.fault("time"))?
+            .copy_from_slice(&nanos.to_le_bytes());
         Ok(ERRNO_SUCCESS)
     })
 }
@@ -141,12 +160,21 @@ fn clock_time_get<S: State>(mut caller: Ctx<'_, S>, id: i32, _precision: i64, ou
 fn random_get<S: State>(mut caller: Ctx<'_, S>, buf: i32, len: i32) -> wasmtime::Result<i32> {
     with_memory(&mut caller, "random_get", |mem, _| {
         let dst = guest_bytes_mut(mem, buf, len).map_err(|e| e.fault("buf"))?;
-        Ok(if getrandom::fill(dst).is_ok() { ERRNO_SUCCESS } else { ERRNO_IO })
+        Ok(if getrandom::fill(dst).is_ok() {
+            ERRNO_SUCCESS
+        } else {
+            ERRNO_IO
+        })
     })
 }
 
 /// `args_sizes_get` / `environ_sizes_get`: zero entries, zero bytes.
-fn sizes_get<S: State>(mut caller: Ctx<'_, S>, call: &'static str, count: i32, size: i32) -> wasmtime::Result<i32> {
+fn sizes_get<S: State>(
+    mut caller: Ctx<'_, S>,
+    call: &'static str,
+    count: i32,
+    size: i32,
+) -> wasmtime::Result<i32> {
     with_memory(&mut caller, call, |mem, _| {
         write_u32(mem, count, 0, "count")?;
         write_u32(mem, size, 0, "bufSize")?;
@@ -156,7 +184,13 @@ fn sizes_get<S: State>(mut caller: Ctx<'_, S>, call: &'static str, count: i32, s
 
 /// Answers every subscription at once: clocks fire immediately (a pure
 /// extension has nothing to wait for), file descriptors fail with `EBADF`.
-fn poll_oneoff<S: State>(mut caller: Ctx<'_, S>, subs: i32, events: i32, nsubs: i32, nevents: i32) -> wasmtime::Result<i32> {
+fn poll_oneoff<S: State>(
+    mut caller: Ctx<'_, S>,
+    subs: i32,
+    events: i32,
+    nsubs: i32,
+    nevents: i32,
+) -> wasmtime::Result<i32> {
     const SUBSCRIPTION: i32 = 48;
     const EVENT: i32 = 32;
     with_memory(&mut caller, "poll_oneoff", |mem, _| {
@@ -164,8 +198,12 @@ fn poll_oneoff<S: State>(mut caller: Ctx<'_, S>, subs: i32, events: i32, nsubs: 
             return Ok(ERRNO_INVAL);
         }
         for i in 0..nsubs {
-            let sub = guest_bytes(mem, subs.wrapping_add(i.wrapping_mul(SUBSCRIPTION)), SUBSCRIPTION)
-                .map_err(|e| e.fault("in"))?;
+            let sub = guest_bytes(
+                mem,
+                subs.wrapping_add(i.wrapping_mul(SUBSCRIPTION)),
+                SUBSCRIPTION,
+            )
+            .map_err(|e| e.fault("in"))?;
             let userdata: [u8; 8] = sub[0..8].try_into().expect("8 bytes");
             let tag = sub[8];
             let error: u16 = if tag == 0 { 0 } else { ERRNO_BADF as u16 };
@@ -185,25 +223,37 @@ fn poll_oneoff<S: State>(mut caller: Ctx<'_, S>, subs: i32, events: i32, nsubs: 
 pub(crate) fn define<S: State>(linker: &mut Linker<HostCtx<S>>) -> wasmtime::Result<()> {
     let m = WASI_MODULE;
     linker.func_wrap(m, "fd_write", fd_write::<S>)?;
-    linker.func_wrap(m, "proc_exit", |mut caller: Ctx<'_, S>, code: i32| -> wasmtime::Result<()> {
-        Err(caller.data_mut().fail("proc_exit", Fault::Exit(code)))
-    })?;
+    linker.func_wrap(
+        m,
+        "proc_exit",
+        |mut caller: Ctx<'_, S>, code: i32| -> wasmtime::Result<()> {
+            Err(caller.data_mut().fail("proc_exit", Fault::Exit(code)))
+        },
+    )?;
     linker.func_wrap(m, "clock_time_get", clock_time_get::<S>)?;
     linker.func_wrap(m, "random_get", random_get::<S>)?;
-    linker.func_wrap(m, "args_sizes_get", |c: Ctx<'_, S>, a: i32, b: i32| sizes_get(c, "args_sizes_get", a, b))?;
+    linker.func_wrap(m, "args_sizes_get", |c: Ctx<'_, S>, a: i32, b: i32| {
+        sizes_get(c, "args_sizes_get", a, b)
+    })?;
     linker.func_wrap(m, "environ_sizes_get", |c: Ctx<'_, S>, a: i32, b: i32| {
         sizes_get(c, "environ_sizes_get", a, b)
     })?;
     // With zero entries there is nothing to write.
     linker.func_wrap(m, "args_get", |_: Ctx<'_, S>, _: i32, _: i32| ERRNO_SUCCESS)?;
-    linker.func_wrap(m, "environ_get", |_: Ctx<'_, S>, _: i32, _: i32| ERRNO_SUCCESS)?;
+    linker.func_wrap(m, "environ_get", |_: Ctx<'_, S>, _: i32, _: i32| {
+        ERRNO_SUCCESS
+    })?;
     linker.func_wrap(m, "sched_yield", |_: Ctx<'_, S>| ERRNO_SUCCESS)?;
     linker.func_wrap(m, "poll_oneoff", poll_oneoff::<S>)?;
     Ok(())
 }
 
 /// Defines a denied function with the signature the module imports it with.
-pub(crate) fn define_denied<S: State>(linker: &mut Linker<HostCtx<S>>, name: &str, ty: &FuncType) -> wasmtime::Result<()> {
+pub(crate) fn define_denied<S: State>(
+    linker: &mut Linker<HostCtx<S>>,
+    name: &str,
+    ty: &FuncType,
+) -> wasmtime::Result<()> {
     let errno = denied_errno(name);
     linker.func_new(WASI_MODULE, name, ty.clone(), move |_, _, results| {
         results[0] = Val::I32(errno);

@@ -6,6 +6,7 @@ use wasmtime::{InstancePre, Linker, Store, TypedFunc};
 
 use crate::error::{Error, Result};
 use crate::host::{self, HostCtx};
+use crate::names::str_eq;
 use crate::package::{Engine, Package};
 use crate::state::{Intent, State};
 use crate::wasi;
@@ -36,7 +37,11 @@ impl<S: State> Worker<S> {
         // each module imports them with.
         linker.allow_shadowing(true);
         host::define_imports(&mut linker).expect("the ABI table defines each import name once");
-        Worker { engine: engine.clone(), linker, instances: Vec::new() }
+        Worker {
+            engine: engine.clone(),
+            linker,
+            instances: Vec::new(),
+        }
     }
 
     /// Instantiates `package` in this worker: runs `_initialize` (or `_start`;
@@ -49,20 +54,29 @@ impl<S: State> Worker<S> {
             return Err(Error::load(name, "package was compiled by another engine"));
         }
         for (field, ty) in &package.inner.denied_wasi {
-            wasi::define_denied(&mut self.linker, field, ty).map_err(|e| Error::load(name, format!("{e:#}")))?;
+            wasi::define_denied(&mut self.linker, field, ty)
+                .map_err(|e| Error::load(name, format!("{e:#}")))?;
         }
         let pre = self
             .linker
             .instantiate_pre(&package.inner.module)
             .map_err(|e| Error::load(name, format!("cannot link: {e:#}")))?;
         let config = self.engine.config();
-        let ctx = HostCtx::new(package.inner.name.clone(), package.inner.extensions.clone(), config.memory_limit_bytes(), config.output_limit());
+        let ctx = HostCtx::new(
+            package.inner.name.clone(),
+            package.inner.extensions.clone(),
+            config.memory_limit_bytes(),
+            config.output_limit(),
+        );
         let mut store = Store::new(self.engine.wasmtime(), ctx);
         store.limiter(|ctx| &mut ctx.limiter);
         let instance = pre.instantiate(&mut store).map_err(|e| {
             let ctx = store.data();
             match ctx.limiter.denied {
-                Some(pages) => Error::load(name, format!("initial memory of {pages} pages exceeds the limit")),
+                Some(pages) => Error::load(
+                    name,
+                    format!("initial memory of {pages} pages exceeds the limit"),
+                ),
                 None => Error::load(name, format!("cannot instantiate: {e:#}")),
             }
         })?;
@@ -81,9 +95,15 @@ impl<S: State> Worker<S> {
         let memory = instance
             .get_memory(&mut store, export::MEMORY)
             .ok_or_else(|| Error::load(name, "module exports no memory"))?;
-        let malloc = instance.get_typed_func::<i32, i32>(&mut store, export::MALLOC).ok();
-        let free = instance.get_typed_func::<i32, ()>(&mut store, export::FREE).ok();
-        let on_read = instance.get_typed_func::<(i64, i64), ()>(&mut store, export::ON_READ_VALUE).ok();
+        let malloc = instance
+            .get_typed_func::<i32, i32>(&mut store, export::MALLOC)
+            .ok();
+        let free = instance
+            .get_typed_func::<i32, ()>(&mut store, export::FREE)
+            .ok();
+        let on_read = instance
+            .get_typed_func::<(i64, i64), ()>(&mut store, export::ON_READ_VALUE)
+            .ok();
         {
             let ctx = store.data_mut();
             ctx.memory = Some(memory);
@@ -94,7 +114,12 @@ impl<S: State> Worker<S> {
 
         let init = [export::INITIALIZE, export::START]
             .into_iter()
-            .find_map(|entry| instance.get_typed_func::<(), ()>(&mut store, entry).ok().map(|f| (entry, f)));
+            .find_map(|entry| {
+                instance
+                    .get_typed_func::<(), ()>(&mut store, entry)
+                    .ok()
+                    .map(|f| (entry, f))
+            });
         if let Some((entry, init)) = init
             && let Err(e) = init.call(&mut store, ())
             && store.data().exit_code != Some(0)
@@ -105,10 +130,18 @@ impl<S: State> Worker<S> {
 
         if let Some(malloc) = malloc {
             let size = config.exchange_bytes();
-            let ptr = malloc.call(&mut store, size as i32).map_err(|e| init_error(&mut store, "malloc of the exchange buffer", e))? as u32;
+            let ptr = malloc
+                .call(&mut store, size as i32)
+                .map_err(|e| init_error(&mut store, "malloc of the exchange buffer", e))?
+                as u32;
             let memory_size = memory.data_size(&store);
             if ptr == 0 || ptr as usize + size as usize > memory_size {
-                return Err(Error::load(name, format!("malloc({size}) returned {ptr:#x}, outside guest memory of {memory_size} bytes")));
+                return Err(Error::load(
+                    name,
+                    format!(
+                        "malloc({size}) returned {ptr:#x}, outside guest memory of {memory_size} bytes"
+                    ),
+                ));
             }
             let ctx = store.data_mut();
             ctx.exchange.ptr = ptr;
@@ -122,7 +155,12 @@ impl<S: State> Worker<S> {
                 .map_err(|e| Error::load(name, format!("extension {extension}: {e:#}")))?;
             extensions.push(func);
         }
-        let instance = PackageInstance { package: package.clone(), store, extensions, _pre: pre };
+        let instance = PackageInstance {
+            package: package.clone(),
+            store,
+            extensions,
+            _pre: pre,
+        };
         match self.instances.iter_mut().find(|i| i.package.name() == name) {
             Some(slot) => *slot = instance,
             None => self.instances.push(instance),
@@ -133,9 +171,20 @@ impl<S: State> Worker<S> {
     /// Invokes `extension` of `package` against `state`. On success the
     /// returned [`Invocation`] holds the extension's intents (valid until the
     /// next invocation); on failure no intent is handed over.
-    pub fn invoke(&mut self, package: &str, extension: &str, state: &S) -> Result<Invocation<'_, S>> {
-        let Some(instance) = self.instances.iter_mut().find(|i| &*i.package.inner.name == package) else {
-            return Err(Error::UnknownPackage { package: package.to_owned() });
+    pub fn invoke(
+        &mut self,
+        package: &str,
+        extension: &str,
+        state: &S,
+    ) -> Result<Invocation<'_, S>> {
+        let Some(instance) = self
+            .instances
+            .iter_mut()
+            .find(|i| str_eq(&i.package.inner.name, package))
+        else {
+            return Err(Error::UnknownPackage {
+                package: package.to_owned(),
+            });
         };
         let Some(index) = instance.package.extension_index(extension) else {
             return Err(Error::UnknownExtension {
@@ -159,7 +208,10 @@ impl<S: State> Worker<S> {
         if let Some(error) = ctx.pending.take() {
             return Err(error);
         }
-        Ok(Invocation { ctx: store.data(), memory_bytes: memory_bytes(store) })
+        Ok(Invocation {
+            ctx: store.data(),
+            memory_bytes: memory_bytes(store),
+        })
     }
 
     /// The packages in this worker.
@@ -195,7 +247,13 @@ fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error) -> Error {
     let printed_panic = ctx.output.panic_message();
     if let Some(error) = ctx.pending.take() {
         return match error {
-            Error::GuestPanic { extension, message, .. } => Error::GuestPanic { extension, message, backtrace },
+            Error::GuestPanic {
+                extension, message, ..
+            } => Error::GuestPanic {
+                extension,
+                message,
+                backtrace,
+            },
             other => other,
         };
     }
@@ -208,14 +266,22 @@ fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error) -> Error {
         };
     }
     if let Some(message) = printed_panic {
-        return Error::GuestPanic { extension, message, backtrace };
+        return Error::GuestPanic {
+            extension,
+            message,
+            backtrace,
+        };
     }
     let message = match (ctx.exit_code.take(), trap.downcast_ref::<wasmtime::Trap>()) {
         (Some(code), _) => format!("guest exited with code {code}"),
         (None, Some(trap)) => trap.to_string(),
         (None, None) => format!("{trap:#}"),
     };
-    Error::Trap { extension, message, backtrace }
+    Error::Trap {
+        extension,
+        message,
+        backtrace,
+    }
 }
 
 fn backtrace_of(error: &wasmtime::Error) -> Vec<String> {
