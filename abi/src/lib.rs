@@ -164,7 +164,10 @@ impl FieldType {
     /// Whether a read of this type returns bytes through the exchange buffer
     /// (packed `(ptr, len)`).
     pub const fn is_bytes(self) -> bool {
-        matches!(self, FieldType::String | FieldType::Bytes | FieldType::QNamePkg | FieldType::QNameEntity)
+        matches!(
+            self,
+            FieldType::String | FieldType::Bytes | FieldType::QNamePkg | FieldType::QNameEntity
+        )
     }
 }
 
@@ -205,7 +208,9 @@ impl HostFunction {
     /// into a buffer allocated with the guest's `malloc`.
     pub const fn returns_bytes(self) -> bool {
         match self {
-            HostFunction::ValueAs(t) | HostFunction::ValueGetAs(t) | HostFunction::KeyAs(t) => t.is_bytes(),
+            HostFunction::ValueAs(t) | HostFunction::ValueGetAs(t) | HostFunction::KeyAs(t) => {
+                t.is_bytes()
+            }
             _ => false,
         }
     }
@@ -404,30 +409,90 @@ pub mod export {
 
 /// Every export of ABI 0.0.1 the engine knows about.
 pub const GUEST_EXPORTS: &[GuestExport] = &[
-    GuestExport { name: export::MEMORY, params: &[], results: &[], required: true,
-        doc: "Linear memory." },
-    GuestExport { name: export::ABI_VERSION, params: &[], results: &[], required: true,
-        doc: "Presence means the guest speaks ABI 0.0.1; a module without it is refused at load." },
-    GuestExport { name: export::ON_READ_VALUE, params: &[I64, I64], results: &[], required: false,
-        doc: "`(key, value)`: per-item callback of `hostReadValues`." },
-    GuestExport { name: export::GET_HEAP_INUSE, params: &[], results: &[I64], required: false,
-        doc: "Bytes in use on the guest heap (diagnostics)." },
-    GuestExport { name: export::GET_HEAP_SYS, params: &[], results: &[I64], required: false,
-        doc: "Bytes the guest heap took from linear memory (diagnostics)." },
-    GuestExport { name: export::GET_MALLOCS, params: &[], results: &[I64], required: false,
-        doc: "Number of allocations (diagnostics)." },
-    GuestExport { name: export::GET_FREES, params: &[], results: &[I64], required: false,
-        doc: "Number of frees (diagnostics)." },
-    GuestExport { name: export::GC, params: &[], results: &[], required: false,
-        doc: "Asks the guest to collect; a no-op under a leaking allocator." },
-    GuestExport { name: export::MALLOC, params: &[I32], results: &[I32], required: false,
-        doc: "`malloc(size) -> ptr`: the host allocates its exchange buffer with it." },
-    GuestExport { name: export::FREE, params: &[I32], results: &[], required: false,
-        doc: "`free(ptr)`." },
-    GuestExport { name: export::START, params: &[], results: &[], required: false,
-        doc: "WASI command initialisation; run once at instantiation when `_initialize` is absent." },
-    GuestExport { name: export::INITIALIZE, params: &[], results: &[], required: false,
-        doc: "WASI reactor initialisation; run once at instantiation." },
+    GuestExport {
+        name: export::MEMORY,
+        params: &[],
+        results: &[],
+        required: true,
+        doc: "Linear memory.",
+    },
+    GuestExport {
+        name: export::ABI_VERSION,
+        params: &[],
+        results: &[],
+        required: true,
+        doc: "Presence means the guest speaks ABI 0.0.1; a module without it is refused at load.",
+    },
+    GuestExport {
+        name: export::ON_READ_VALUE,
+        params: &[I64, I64],
+        results: &[],
+        required: false,
+        doc: "`(key, value)`: per-item callback of `hostReadValues`.",
+    },
+    GuestExport {
+        name: export::GET_HEAP_INUSE,
+        params: &[],
+        results: &[I64],
+        required: false,
+        doc: "Bytes in use on the guest heap (diagnostics).",
+    },
+    GuestExport {
+        name: export::GET_HEAP_SYS,
+        params: &[],
+        results: &[I64],
+        required: false,
+        doc: "Bytes the guest heap took from linear memory (diagnostics).",
+    },
+    GuestExport {
+        name: export::GET_MALLOCS,
+        params: &[],
+        results: &[I64],
+        required: false,
+        doc: "Number of allocations (diagnostics).",
+    },
+    GuestExport {
+        name: export::GET_FREES,
+        params: &[],
+        results: &[I64],
+        required: false,
+        doc: "Number of frees (diagnostics).",
+    },
+    GuestExport {
+        name: export::GC,
+        params: &[],
+        results: &[],
+        required: false,
+        doc: "Asks the guest to collect; a no-op under a leaking allocator.",
+    },
+    GuestExport {
+        name: export::MALLOC,
+        params: &[I32],
+        results: &[I32],
+        required: false,
+        doc: "`malloc(size) -> ptr`: the host allocates its exchange buffer with it.",
+    },
+    GuestExport {
+        name: export::FREE,
+        params: &[I32],
+        results: &[],
+        required: false,
+        doc: "`free(ptr)`.",
+    },
+    GuestExport {
+        name: export::START,
+        params: &[],
+        results: &[],
+        required: false,
+        doc: "WASI command initialisation; run once at instantiation when `_initialize` is absent.",
+    },
+    GuestExport {
+        name: export::INITIALIZE,
+        params: &[],
+        results: &[],
+        required: false,
+        doc: "WASI reactor initialisation; run once at instantiation.",
+    },
 ];
 
 /// Export names an extension may not have besides those starting with
@@ -483,7 +548,14 @@ mod tests {
 
     #[test]
     fn reserved_names() {
-        for name in ["WasmOnReadValue", "WasmAnything", "malloc", "_start", "_initialize", "memory"] {
+        for name in [
+            "WasmOnReadValue",
+            "WasmAnything",
+            "malloc",
+            "_start",
+            "_initialize",
+            "memory",
+        ] {
             assert!(is_reserved_extension_name(name), "{name}");
         }
         for name in ["NewOrder", "wasmLower", "doNothing"] {

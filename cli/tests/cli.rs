@@ -10,7 +10,9 @@ fn root() -> PathBuf {
 }
 
 fn tinygo(file: &str) -> Option<PathBuf> {
-    let path = root().join("../shared/reference/tinygo-testdata").join(file);
+    let path = root()
+        .join("../shared/reference/tinygo-testdata")
+        .join(file);
     if path.is_file() {
         Some(path)
     } else {
@@ -20,12 +22,18 @@ fn tinygo(file: &str) -> Option<PathBuf> {
 }
 
 fn extwasm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_extwasm")).args(args).output().expect("extwasm runs")
+    Command::new(env!("CARGO_BIN_EXE_extwasm"))
+        .args(args)
+        .output()
+        .expect("extwasm runs")
 }
 
 fn report(output: &Output) -> Json {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!("stdout is one JSON object ({e}): {}", String::from_utf8_lossy(&output.stdout))
+        panic!(
+            "stdout is one JSON object ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
     })
 }
 
@@ -39,10 +47,23 @@ fn state_copy(name: &str) -> PathBuf {
 
 #[test]
 fn success_prints_intents_and_stats_and_exits_0() {
-    let Some(module) = tinygo("basicusage-pkg.wasm") else { return };
+    let Some(module) = tinygo("basicusage-pkg.wasm") else {
+        return;
+    };
     let state = root().join("examples/states/subscription.json");
-    let out = extwasm(&["run", module.to_str().unwrap(), "updateSubscriptionProjector", "--state", state.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = extwasm(&[
+        "run",
+        module.to_str().unwrap(),
+        "updateSubscriptionProjector",
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report = report(&out);
     assert_eq!(report["ok"], true);
     assert_eq!(report["extension"], "updateSubscriptionProjector");
@@ -55,25 +76,54 @@ fn success_prints_intents_and_stats_and_exits_0() {
 
 #[test]
 fn a_failing_extension_prints_the_error_and_exits_1() {
-    let Some(module) = tinygo("basicusage-pkg.wasm") else { return };
+    let Some(module) = tinygo("basicusage-pkg.wasm") else {
+        return;
+    };
     let state = root().join("examples/states/order-negative.json");
-    let out = extwasm(&["run", module.to_str().unwrap(), "NewOrder", "--state", state.to_str().unwrap(), "--package", "shop"]);
+    let out = extwasm(&[
+        "run",
+        module.to_str().unwrap(),
+        "NewOrder",
+        "--state",
+        state.to_str().unwrap(),
+        "--package",
+        "shop",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let report = report(&out);
     assert_eq!(report["ok"], false);
     assert_eq!(report["intents"], json!([]));
     assert_eq!(report["error"]["kind"], "guest_panic");
     let message = report["error"]["message"].as_str().unwrap();
-    assert!(message.contains("shop/NewOrder") && message.contains("negative order amount"), "{message}");
-    assert!(report["error"]["backtrace"].as_array().unwrap().iter().any(|f| f == "NewOrder"));
+    assert!(
+        message.contains("shop/NewOrder") && message.contains("negative order amount"),
+        "{message}"
+    );
+    assert!(
+        report["error"]["backtrace"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "NewOrder")
+    );
 }
 
 #[test]
 fn memory_limit_flag_is_applied() {
-    let Some(module) = tinygo("allocs-pkg.wasm") else { return };
+    let Some(module) = tinygo("allocs-pkg.wasm") else {
+        return;
+    };
     let state = root().join("examples/states/benchmarks.json");
     let run = |pages: &str| {
-        extwasm(&["run", module.to_str().unwrap(), "arrAppend2", "--state", state.to_str().unwrap(), "--memory-limit-pages", pages])
+        extwasm(&[
+            "run",
+            module.to_str().unwrap(),
+            "arrAppend2",
+            "--state",
+            state.to_str().unwrap(),
+            "--memory-limit-pages",
+            pages,
+        ])
     };
     // 10 000 allocations do not fit in 3 pages, do in the default 256.
     let out = run("3");
@@ -88,7 +138,9 @@ fn memory_limit_flag_is_applied() {
 
 #[test]
 fn usage_and_load_errors_exit_2_with_one_line_on_stderr() {
-    let Some(module) = tinygo("basicusage-pkg.wasm") else { return };
+    let Some(module) = tinygo("basicusage-pkg.wasm") else {
+        return;
+    };
     let module = module.to_str().unwrap();
     let state = root().join("examples/states/order.json");
     let state = state.to_str().unwrap();
@@ -113,11 +165,25 @@ fn usage_and_load_errors_exit_2_with_one_line_on_stderr() {
 
 #[test]
 fn apply_runs_a_command_projector_pipeline_step_by_step() {
-    let Some(module) = tinygo("basicusage-pkg.wasm") else { return };
+    let Some(module) = tinygo("basicusage-pkg.wasm") else {
+        return;
+    };
     let state = state_copy("order.json");
     let run = || {
-        let out = extwasm(&["run", module.to_str().unwrap(), "CalcOrderedItems", "--state", state.to_str().unwrap(), "--apply"]);
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = extwasm(&[
+            "run",
+            module.to_str().unwrap(),
+            "CalcOrderedItems",
+            "--state",
+            state.to_str().unwrap(),
+            "--apply",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         report(&out)
     };
     let first = run();
@@ -130,15 +196,27 @@ fn apply_runs_a_command_projector_pipeline_step_by_step() {
     let views = written["sys.View"].as_array().unwrap();
     assert_eq!(views.len(), 1, "the update replaced the inserted record");
     assert_eq!(views[0]["value"]["Amount"], 400);
-    assert_eq!(views[0]["key"], json!({"Year": 2023, "Month": 5, "Day": 17}));
+    assert_eq!(
+        views[0]["key"],
+        json!({"Year": 2023, "Month": 5, "Day": 17})
+    );
 }
 
 #[test]
 fn a_failed_invocation_does_not_apply() {
-    let Some(module) = tinygo("basicusage-pkg.wasm") else { return };
+    let Some(module) = tinygo("basicusage-pkg.wasm") else {
+        return;
+    };
     let state = state_copy("order-negative.json");
     let before = std::fs::read_to_string(&state).unwrap();
-    let out = extwasm(&["run", module.to_str().unwrap(), "NewOrder", "--state", state.to_str().unwrap(), "--apply"]);
+    let out = extwasm(&[
+        "run",
+        module.to_str().unwrap(),
+        "NewOrder",
+        "--state",
+        state.to_str().unwrap(),
+        "--apply",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(std::fs::read_to_string(&state).unwrap(), before);
 }
