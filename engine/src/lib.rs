@@ -52,3 +52,19 @@ pub use state::{
     Field, Intent, IntentKind, KeyBuilder, QName, Row, Scalar, State, StateError, Value,
 };
 pub use worker::{Invocation, Worker};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+
+    #[test]
+    fn shared_parts_are_send_and_sync_and_workers_can_move_between_threads() {
+        send_sync::<Engine>();
+        send_sync::<Package>();
+        send_sync::<JsonState>();
+        send::<Worker<JsonState>>();
+    }
+}
