@@ -32,6 +32,12 @@ pub enum ErrorKind {
     MissingField,
     /// Guest memory would exceed the instance's limit.
     MemoryLimit,
+    /// The invocation ran past its deadline.
+    Timeout,
+    /// The invocation used up its fuel.
+    FuelExhausted,
+    /// The guest's call stack overflowed (deep recursion).
+    StackOverflow,
     /// No such package in the worker.
     UnknownPackage,
     /// No such extension in the package.
@@ -58,6 +64,9 @@ impl ErrorKind {
             ErrorKind::TypeMismatch => "type_mismatch",
             ErrorKind::MissingField => "missing_field",
             ErrorKind::MemoryLimit => "memory_limit",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::FuelExhausted => "fuel_exhausted",
+            ErrorKind::StackOverflow => "stack_overflow",
             ErrorKind::UnknownPackage => "unknown_package",
             ErrorKind::UnknownExtension => "unknown_extension",
             ErrorKind::Load => "load",
@@ -205,6 +214,30 @@ pub enum Error {
         /// What the guest printed when it failed (TinyGo: `panic: runtime error: out of memory`).
         message: String,
     },
+    /// The invocation ran past its deadline (see `Config::timeout`).
+    #[error("extension {extension} ran past its deadline of {} ms", timeout.as_millis())]
+    Timeout {
+        /// `package/extension`.
+        extension: String,
+        /// The deadline.
+        timeout: std::time::Duration,
+    },
+    /// The invocation used up its fuel (see `Config::fuel`).
+    #[error("extension {extension} used up its fuel budget of {fuel}")]
+    FuelExhausted {
+        /// `package/extension`.
+        extension: String,
+        /// The budget.
+        fuel: u64,
+    },
+    /// The guest recursed too deeply; the host is unharmed.
+    #[error("extension {extension} overflowed its call stack")]
+    StackOverflow {
+        /// `package/extension`.
+        extension: String,
+        /// Wasm frames, innermost first.
+        backtrace: Vec<String>,
+    },
     /// The worker has no package of that name.
     #[error("unknown package {package:?}")]
     UnknownPackage {
@@ -252,6 +285,9 @@ impl Error {
             Error::TypeMismatch { .. } => ErrorKind::TypeMismatch,
             Error::MissingField { .. } => ErrorKind::MissingField,
             Error::MemoryLimit { .. } => ErrorKind::MemoryLimit,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::FuelExhausted { .. } => ErrorKind::FuelExhausted,
+            Error::StackOverflow { .. } => ErrorKind::StackOverflow,
             Error::UnknownPackage { .. } => ErrorKind::UnknownPackage,
             Error::UnknownExtension { .. } => ErrorKind::UnknownExtension,
             Error::Load { .. } => ErrorKind::Load,
@@ -263,7 +299,9 @@ impl Error {
     /// The wasm backtrace, innermost frame first, when the guest trapped.
     pub fn backtrace(&self) -> &[String] {
         match self {
-            Error::GuestPanic { backtrace, .. } | Error::Trap { backtrace, .. } => backtrace,
+            Error::GuestPanic { backtrace, .. }
+            | Error::Trap { backtrace, .. }
+            | Error::StackOverflow { backtrace, .. } => backtrace,
             _ => &[],
         }
     }

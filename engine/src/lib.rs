@@ -37,6 +37,7 @@
 
 mod error;
 mod host;
+mod instance;
 mod json_state;
 mod names;
 mod output;
@@ -47,11 +48,11 @@ mod worker;
 
 pub use error::{Error, ErrorKind, Result, Site};
 pub use json_state::{JsonState, JsonValue};
-pub use package::{Config, Engine, Package};
+pub use package::{Config, Engine, Isolation, Package};
 pub use state::{
     Field, Intent, IntentKind, KeyBuilder, QName, Row, Scalar, State, StateError, Value,
 };
-pub use worker::{Invocation, Worker};
+pub use worker::{Invocation, Stats, Worker};
 
 #[cfg(test)]
 mod tests {

@@ -2,13 +2,39 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use extwasm_abi::{self as abi, ValType, export};
 use wasmtime::{ExternType, FuncType};
 
 use crate::error::{Error, Result};
+use crate::instance;
 use crate::names::NameIndex;
 use crate::wasi;
+
+/// How much an invocation may see of the ones before it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Isolation {
+    /// One instance serves many invocations; it is restored to its snapshot
+    /// after a failure and when its memory passes the restore threshold.
+    #[default]
+    Reuse,
+    /// Every invocation starts from the snapshot: nothing leaks from one
+    /// invocation to the next through guest globals or heap.
+    Fresh,
+}
+
+impl std::str::FromStr for Isolation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "reuse" => Ok(Isolation::Reuse),
+            "fresh" => Ok(Isolation::Fresh),
+            other => Err(format!("isolation must be reuse or fresh, not {other:?}")),
+        }
+    }
+}
 
 /// Engine-wide settings. Every instance a [`crate::Worker`] creates gets
 /// these limits.
@@ -17,7 +43,17 @@ pub struct Config {
     memory_limit_pages: u32,
     exchange_buffer_bytes: u32,
     output_limit_bytes: usize,
+    timeout: Option<Duration>,
+    fuel: Option<u64>,
+    isolation: Isolation,
+    restore_threshold_pages: Option<u32>,
+    retry_out_of_memory: bool,
+    max_instances: u32,
+    keep_resident_bytes: usize,
 }
+
+/// How often the engine's ticker advances the epoch that deadlines count in.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 impl Default for Config {
     fn default() -> Self {
@@ -25,11 +61,99 @@ impl Default for Config {
             memory_limit_pages: abi::DEFAULT_MEMORY_LIMIT_PAGES,
             exchange_buffer_bytes: abi::EXCHANGE_BUFFER_SIZE,
             output_limit_bytes: 1024,
+            timeout: Some(Duration::from_secs(10)),
+            fuel: None,
+            isolation: Isolation::Reuse,
+            restore_threshold_pages: None,
+            retry_out_of_memory: true,
+            max_instances: 256,
+            keep_resident_bytes: 16 << 20,
         }
     }
 }
 
 impl Config {
+    /// Wall-clock deadline of one invocation (default 10 s; `None`: none).
+    /// Enforced by epoch interruption with one ticker thread per engine
+    /// (5 ms granularity); exceeding it fails with
+    /// [`Error::Timeout`].
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Deterministic instruction budget of one invocation in wasmtime fuel
+    /// units (default `None`). Enabling fuel slows all guest code a little;
+    /// exceeding the budget fails with [`Error::FuelExhausted`].
+    pub fn fuel(mut self, fuel: Option<u64>) -> Self {
+        self.fuel = fuel;
+        self
+    }
+
+    /// [`Isolation::Reuse`] (default) or [`Isolation::Fresh`].
+    pub fn isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = isolation;
+        self
+    }
+
+    /// Restore an instance between invocations once its memory exceeds this
+    /// many pages (default: half the memory limit), so a leaking guest is
+    /// reset before it runs out.
+    pub fn restore_threshold_pages(mut self, pages: u32) -> Self {
+        self.restore_threshold_pages = Some(pages);
+        self
+    }
+
+    /// Retry an invocation that ran out of memory once, on a restored
+    /// instance (default on).
+    pub fn retry_out_of_memory(mut self, retry: bool) -> Self {
+        self.retry_out_of_memory = retry;
+        self
+    }
+
+    /// How many instances may exist at once across the engine's workers
+    /// (default 256): the size of the pooling allocator. Each takes address
+    /// space, not memory, until used.
+    pub fn max_instances(mut self, instances: u32) -> Self {
+        self.max_instances = instances;
+        self
+    }
+
+    /// Bytes at the start of each instance's memory that a restore resets in
+    /// place (only the pages the guest dirtied) instead of returning them to
+    /// the kernel (default 16 MiB). Pages kept resident cost no page fault
+    /// when touched again.
+    pub fn keep_resident_bytes(mut self, bytes: usize) -> Self {
+        self.keep_resident_bytes = bytes;
+        self
+    }
+
+    /// The invocation deadline.
+    pub fn get_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The fuel budget.
+    pub fn get_fuel(&self) -> Option<u64> {
+        self.fuel
+    }
+
+    /// The isolation mode.
+    pub fn get_isolation(&self) -> Isolation {
+        self.isolation
+    }
+
+    /// The restore threshold in pages.
+    pub fn get_restore_threshold_pages(&self) -> u32 {
+        self.restore_threshold_pages
+            .unwrap_or(self.memory_limit_pages / 2)
+    }
+
+    /// Whether out-of-memory invocations are retried.
+    pub fn get_retry_out_of_memory(&self) -> bool {
+        self.retry_out_of_memory
+    }
+
     /// Memory limit of each instance in 64 KiB pages (default 256 = 16 MiB,
     /// at most 65 535). Growing beyond it fails the invocation with
     /// [`Error::MemoryLimit`].
@@ -70,6 +194,12 @@ impl Config {
     }
 
     fn validate(&self) -> Result<()> {
+        if self.max_instances == 0 {
+            return Err(Error::Config("max_instances must be at least 1".into()));
+        }
+        if self.timeout.is_some_and(|t| t.is_zero()) {
+            return Err(Error::Config("a timeout must be longer than zero".into()));
+        }
         if self.memory_limit_pages == 0 || self.memory_limit_pages > abi::MAX_MEMORY_LIMIT_PAGES {
             return Err(Error::Config(format!(
                 "memory limit must be 1..={} pages, got {}",
@@ -106,8 +236,31 @@ impl Engine {
     /// An engine with `config` (checked here: an invalid one is [`Error::Config`]).
     pub fn new(config: Config) -> Result<Self> {
         config.validate()?;
-        let wasmtime = wasmtime::Engine::new(&wasmtime::Config::new())
-            .map_err(|e| Error::Config(format!("wasmtime: {e}")))?;
+        let mut pool = wasmtime::PoolingAllocationConfig::new();
+        pool.total_core_instances(config.max_instances)
+            .total_memories(config.max_instances)
+            .total_tables(config.max_instances)
+            .max_memories_per_module(1)
+            .max_tables_per_module(1)
+            .table_elements(1 << 17)
+            .max_memory_size(config.memory_limit_bytes())
+            .linear_memory_keep_resident(
+                config.keep_resident_bytes.min(config.memory_limit_bytes()),
+            )
+            .table_keep_resident(64 << 10)
+            // Reset only the pages a guest dirtied (PAGEMAP_SCAN, Linux 6.7+).
+            .pagemap_scan(wasmtime::Enabled::Auto);
+        let mut wasmtime_config = wasmtime::Config::new();
+        wasmtime_config
+            .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool))
+            .memory_init_cow(true)
+            .epoch_interruption(config.timeout.is_some())
+            .consume_fuel(config.fuel.is_some());
+        let wasmtime = wasmtime::Engine::new(&wasmtime_config)
+            .map_err(|e| Error::Config(format!("wasmtime: {e:#}")))?;
+        if config.timeout.is_some() {
+            spawn_ticker(&wasmtime);
+        }
         Ok(Engine {
             inner: Arc::new(EngineInner { wasmtime, config }),
         })
@@ -124,10 +277,26 @@ impl Engine {
 
     /// Compiles and validates a package: `wasm` (binary, or text format) with
     /// the named extensions. Nothing runs yet; every ABI problem is found here.
+    ///
+    /// Loading also runs the module's initialisation once and captures the
+    /// result as the package's snapshot (see [`Package::preinitialized`]):
+    /// every instance starts from it, and every restore returns to it.
     pub fn load_package(&self, name: &str, wasm: &[u8], extensions: &[&str]) -> Result<Package> {
-        let module = wasmtime::Module::new(self.wasmtime(), wasm)
+        let binary = wat::parse_bytes(wasm)
+            .map_err(|e| Error::load(name, format!("not a valid WebAssembly module: {e}")))?;
+        let module = wasmtime::Module::new(self.wasmtime(), &binary)
             .map_err(|e| Error::load(name, format!("not a valid WebAssembly module: {e:#}")))?;
-        Package::validate(self, name, module, extensions)
+        let mut inner = Package::validate(self, name, module, extensions)?;
+        match instance::preinitialize(self, name, &binary, &inner.module, &inner.denied_wasi)? {
+            Ok(snapshot) => {
+                inner.module = snapshot.module;
+                inner.preinitialized = Some(snapshot.exchange);
+            }
+            Err(reason) => inner.not_preinitialized = Some(reason),
+        }
+        Ok(Package {
+            inner: Arc::new(inner),
+        })
     }
 
     /// [`Engine::load_package`] from a file.
@@ -142,6 +311,22 @@ impl Engine {
             .map_err(|e| Error::load(name, format!("cannot read {}: {e}", path.display())))?;
         self.load_package(name, &wasm, extensions)
     }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is
+/// dropped: one thread per engine, however many workers and invocations.
+fn spawn_ticker(engine: &wasmtime::Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("extwasm-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("the OS can start the epoch ticker thread");
 }
 
 /// A compiled, validated package. Cheap to clone; `Send + Sync`; shared by
@@ -162,6 +347,11 @@ pub(crate) struct PackageInner {
     /// WASI functions the module imports that the engine denies, with the
     /// signature they are imported with.
     pub(crate) denied_wasi: Vec<(String, FuncType)>,
+    /// `Some(exchange buffer address)` when `module` is the pre-initialised
+    /// snapshot (instances need no initialisation).
+    pub(crate) preinitialized: Option<u32>,
+    /// Why the module could not be pre-initialised.
+    pub(crate) not_preinitialized: Option<String>,
 }
 
 impl Package {
@@ -175,6 +365,16 @@ impl Package {
         self.inner.extensions.iter().map(|e| &**e)
     }
 
+    /// Whether instances start from a snapshot taken at load (the normal
+    /// case) rather than by running initialisation each time; `Err` says why
+    /// the module could not be pre-initialised.
+    pub fn preinitialized(&self) -> Result<(), &str> {
+        match &self.inner.not_preinitialized {
+            None => Ok(()),
+            Some(reason) => Err(reason),
+        }
+    }
+
     pub(crate) fn extension_index(&self, extension: &str) -> Option<usize> {
         self.inner.extension_index.get(extension)
     }
@@ -184,7 +384,7 @@ impl Package {
         name: &str,
         module: wasmtime::Module,
         extensions: &[&str],
-    ) -> Result<Package> {
+    ) -> Result<PackageInner> {
         let fail = |message: String| Error::load(name, message);
         let func_export = |export_name: &str| match module.get_export(export_name) {
             Some(ExternType::Func(ty)) => Ok(Some(ty)),
@@ -327,15 +527,15 @@ impl Package {
             )));
         }
 
-        Ok(Package {
-            inner: Arc::new(PackageInner {
-                name: name.into(),
-                module,
-                engine: engine.clone(),
-                extension_index: NameIndex::new(names.iter().map(|n| &**n)),
-                extensions: names.into(),
-                denied_wasi,
-            }),
+        Ok(PackageInner {
+            name: name.into(),
+            module,
+            engine: engine.clone(),
+            extension_index: NameIndex::new(names.iter().map(|n| &**n)),
+            extensions: names.into(),
+            denied_wasi,
+            preinitialized: None,
+            not_preinitialized: None,
         })
     }
 }

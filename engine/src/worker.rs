@@ -1,15 +1,39 @@
-//! Instantiate many: a [`Worker`] owns one store and instance per package and
-//! invokes extensions on them, one at a time.
+//! Instantiate many: a [`Worker`] owns one store and instance per package,
+//! invokes extensions on them one at a time, and restores an instance to its
+//! snapshot after every failure (see [`crate::instance`] for how).
 
-use extwasm_abi::export;
-use wasmtime::{InstancePre, Linker, Store, TypedFunc};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
-use crate::host::{self, HostCtx};
+use wasmtime::{InstancePre, Linker, Store};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::host::HostCtx;
+use crate::instance::{self, Live};
 use crate::names::str_eq;
-use crate::package::{Engine, Package};
+use crate::package::{EPOCH_TICK, Engine, Isolation, Package};
 use crate::state::{Intent, State};
-use crate::wasi;
+
+/// Counters of one package in one worker.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Invocations asked for (a retry is not a second one).
+    pub invocations: u64,
+    /// Invocations that failed.
+    pub failures: u64,
+    /// Failures by kind.
+    pub failures_by_kind: HashMap<ErrorKind, u64>,
+    /// Times the instance was restored to its snapshot.
+    pub restores: u64,
+    /// Out-of-memory invocations retried on a restored instance.
+    pub retries: u64,
+    /// Duration of the last restore.
+    pub last_restore: Duration,
+    /// Time spent restoring, in all.
+    pub total_restore: Duration,
+    /// Largest memory the instance grew to, in bytes.
+    pub peak_memory_bytes: usize,
+}
 
 /// Invokes extensions of the packages added to it against an embedder's
 /// [`State`]. One worker per thread: it owns its stores (one per package
@@ -22,144 +46,116 @@ pub struct Worker<S: State> {
 
 struct PackageInstance<S: State> {
     package: Package,
-    store: Store<HostCtx<S>>,
-    /// Same order as the package's sorted extension names.
-    extensions: Vec<TypedFunc<(), ()>>,
-    /// Kept for re-instantiation.
-    _pre: InstancePre<HostCtx<S>>,
+    pre: InstancePre<HostCtx<S>>,
+    /// `None` only while a restore is under way or after one failed.
+    live: Option<Live<S>>,
+    /// Restore before the next invocation.
+    needs_restore: bool,
+    stats: Stats,
+}
+
+impl<S: State> PackageInstance<S> {
+    /// Returns the instance to its snapshot: the store is dropped (the
+    /// pooling allocator resets what the guest dirtied) and the
+    /// pre-initialised module instantiated again. Handles, intents and
+    /// output of the last invocation are gone afterwards.
+    fn restore(&mut self, engine: &Engine) -> Result<()> {
+        let started = Instant::now();
+        let ctx = match self.live.take() {
+            Some(live) => live.store.into_data(),
+            None => new_ctx(engine, &self.package),
+        };
+        self.live = Some(instance::instantiate(
+            engine,
+            &self.package.inner,
+            &self.pre,
+            ctx,
+        )?);
+        self.needs_restore = false;
+        let took = started.elapsed();
+        self.stats.restores += 1;
+        self.stats.last_restore = took;
+        self.stats.total_restore += took;
+        Ok(())
+    }
+
+    /// One run of extension `index`, with the invocation's limits.
+    fn call(&mut self, engine: &Engine, index: usize, state: &S) -> Result<()> {
+        if self.needs_restore || self.live.is_none() {
+            self.restore(engine)?;
+        }
+        let live = self.live.as_mut().expect("restored above");
+        let store = &mut live.store;
+        let config = engine.config();
+        if let Some(timeout) = config.get_timeout() {
+            // Whole ticks, plus one because the current tick is partly over.
+            store.set_epoch_deadline(timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64 + 1);
+        }
+        if let Some(fuel) = config.get_fuel() {
+            store
+                .set_fuel(fuel)
+                .map_err(|e| Error::Config(format!("fuel: {e:#}")))?;
+        }
+        let ctx = store.data_mut();
+        ctx.begin(index);
+        ctx.state.set(state);
+        let result = live.extensions[index].call(&mut *store, ());
+        store.data_mut().state.clear();
+        match result {
+            Err(trap) => Err(classify(store.data_mut(), trap, config)),
+            Ok(()) => {
+                release_overflow(store);
+                store.data_mut().pending.take().map_or(Ok(()), Err)
+            }
+        }
+    }
+}
+
+fn new_ctx<S: State>(engine: &Engine, package: &Package) -> HostCtx<S> {
+    let config = engine.config();
+    HostCtx::new(
+        package.inner.name.clone(),
+        package.inner.extensions.clone(),
+        config.memory_limit_bytes(),
+        config.output_limit(),
+    )
 }
 
 impl<S: State> Worker<S> {
     /// A worker with no packages yet.
     pub fn new(engine: &Engine) -> Self {
-        let mut linker = Linker::new(engine.wasmtime());
-        // Denied WASI functions are defined per package, with the signature
-        // each module imports them with.
-        linker.allow_shadowing(true);
-        host::define_imports(&mut linker).expect("the ABI table defines each import name once");
         Worker {
             engine: engine.clone(),
-            linker,
+            linker: instance::linker(engine),
             instances: Vec::new(),
         }
     }
 
-    /// Instantiates `package` in this worker: runs `_initialize` (or `_start`;
-    /// `proc_exit(0)` there is success) and allocates the exchange buffer with
-    /// the guest's `malloc`. Adding a package of a name already present
-    /// replaces it.
+    /// Instantiates `package` in this worker from its snapshot. Adding a
+    /// package of a name already present replaces it.
     pub fn add_package(&mut self, package: &Package) -> Result<()> {
         let name = package.name();
         if !wasmtime::Engine::same(package.inner.engine.wasmtime(), self.engine.wasmtime()) {
             return Err(Error::load(name, "package was compiled by another engine"));
         }
-        for (field, ty) in &package.inner.denied_wasi {
-            wasi::define_denied(&mut self.linker, field, ty)
-                .map_err(|e| Error::load(name, format!("{e:#}")))?;
-        }
-        let pre = self
-            .linker
-            .instantiate_pre(&package.inner.module)
-            .map_err(|e| Error::load(name, format!("cannot link: {e:#}")))?;
-        let config = self.engine.config();
-        let ctx = HostCtx::new(
-            package.inner.name.clone(),
-            package.inner.extensions.clone(),
-            config.memory_limit_bytes(),
-            config.output_limit(),
-        );
-        let mut store = Store::new(self.engine.wasmtime(), ctx);
-        store.limiter(|ctx| &mut ctx.limiter);
-        let instance = pre.instantiate(&mut store).map_err(|e| {
-            let ctx = store.data();
-            match ctx.limiter.denied {
-                Some(pages) => Error::load(
-                    name,
-                    format!("initial memory of {pages} pages exceeds the limit"),
-                ),
-                None => Error::load(name, format!("cannot instantiate: {e:#}")),
-            }
-        })?;
-        let init_error = |store: &mut Store<HostCtx<S>>, what: &str, e: wasmtime::Error| {
-            let ctx = store.data_mut();
-            let detail = match ctx.pending.take() {
-                Some(error) => error.to_string(),
-                None => match ctx.output.panic_message() {
-                    Some(message) => format!("panic: {message}"),
-                    None => format!("{e:#}"),
-                },
-            };
-            Error::load(name, format!("{what} failed: {detail}"))
-        };
-
-        let memory = instance
-            .get_memory(&mut store, export::MEMORY)
-            .ok_or_else(|| Error::load(name, "module exports no memory"))?;
-        let malloc = instance
-            .get_typed_func::<i32, i32>(&mut store, export::MALLOC)
-            .ok();
-        let free = instance
-            .get_typed_func::<i32, ()>(&mut store, export::FREE)
-            .ok();
-        let on_read = instance
-            .get_typed_func::<(i64, i64), ()>(&mut store, export::ON_READ_VALUE)
-            .ok();
-        {
-            let ctx = store.data_mut();
-            ctx.memory = Some(memory);
-            ctx.malloc = malloc.clone();
-            ctx.free = free;
-            ctx.on_read = on_read;
-        }
-
-        let init = [export::INITIALIZE, export::START]
-            .into_iter()
-            .find_map(|entry| {
-                instance
-                    .get_typed_func::<(), ()>(&mut store, entry)
-                    .ok()
-                    .map(|f| (entry, f))
-            });
-        if let Some((entry, init)) = init
-            && let Err(e) = init.call(&mut store, ())
-            && store.data().exit_code != Some(0)
-        {
-            return Err(init_error(&mut store, entry, e));
-        }
-        store.data_mut().exit_code = None;
-
-        if let Some(malloc) = malloc {
-            let size = config.exchange_bytes();
-            let ptr = malloc
-                .call(&mut store, size as i32)
-                .map_err(|e| init_error(&mut store, "malloc of the exchange buffer", e))?
-                as u32;
-            let memory_size = memory.data_size(&store);
-            if ptr == 0 || ptr as usize + size as usize > memory_size {
-                return Err(Error::load(
-                    name,
-                    format!(
-                        "malloc({size}) returned {ptr:#x}, outside guest memory of {memory_size} bytes"
-                    ),
-                ));
-            }
-            let ctx = store.data_mut();
-            ctx.exchange.ptr = ptr;
-            ctx.exchange.size = size;
-        }
-
-        let mut extensions = Vec::with_capacity(package.inner.extensions.len());
-        for extension in package.extensions() {
-            let func = instance
-                .get_typed_func::<(), ()>(&mut store, extension)
-                .map_err(|e| Error::load(name, format!("extension {extension}: {e:#}")))?;
-            extensions.push(func);
-        }
+        let pre = instance::prepare(
+            &mut self.linker,
+            name,
+            &package.inner.module,
+            &package.inner.denied_wasi,
+        )?;
+        let live = instance::instantiate(
+            &self.engine,
+            &package.inner,
+            &pre,
+            new_ctx(&self.engine, package),
+        )?;
         let instance = PackageInstance {
             package: package.clone(),
-            store,
-            extensions,
-            _pre: pre,
+            pre,
+            live: Some(live),
+            needs_restore: false,
+            stats: Stats::default(),
         };
         match self.instances.iter_mut().find(|i| i.package.name() == name) {
             Some(slot) => *slot = instance,
@@ -168,9 +164,14 @@ impl<S: State> Worker<S> {
         Ok(())
     }
 
-    /// Invokes `extension` of `package` against `state`. On success the
-    /// returned [`Invocation`] holds the extension's intents (valid until the
-    /// next invocation); on failure no intent is handed over.
+    /// Invokes `extension` of `package` against `state`.
+    ///
+    /// Atomic: on success the returned [`Invocation`] hands over all the
+    /// extension's intents (valid until the next invocation); on failure none,
+    /// and the instance is restored to its snapshot. An invocation that ran
+    /// out of memory is retried once on the restored instance (see
+    /// [`crate::Config::retry_out_of_memory`]); the retry starts with no
+    /// intents, so none is handed over twice.
     pub fn invoke(
         &mut self,
         package: &str,
@@ -193,25 +194,92 @@ impl<S: State> Worker<S> {
                 known: instance.package.extensions().collect::<Vec<_>>().join(", "),
             });
         };
-        let func = &instance.extensions[index];
-        let store = &mut instance.store;
-        let ctx = store.data_mut();
-        ctx.begin(index);
-        ctx.state.set(state);
-        let result = func.call(&mut *store, ());
-        store.data_mut().state.clear();
-        if let Err(trap) = result {
-            return Err(classify(store.data_mut(), trap));
+        let engine = &self.engine;
+        let config = engine.config();
+        instance.stats.invocations += 1;
+        let mut retried = false;
+        let outcome = loop {
+            match instance.call(engine, index, state) {
+                Ok(()) => break Ok(()),
+                Err(error) => {
+                    instance.stats.failures += 1;
+                    *instance
+                        .stats
+                        .failures_by_kind
+                        .entry(error.kind())
+                        .or_default() += 1;
+                    // Restore now, so that memory is released and the next
+                    // invocation does not pay for it; if that fails, the next
+                    // invocation tries again.
+                    instance.needs_restore = true;
+                    let _ = instance.restore(engine);
+                    if error.kind() == ErrorKind::MemoryLimit
+                        && config.get_retry_out_of_memory()
+                        && !retried
+                    {
+                        retried = true;
+                        instance.stats.retries += 1;
+                        continue;
+                    }
+                    break Err(error);
+                }
+            }
+        };
+        if let Some(live) = &instance.live {
+            instance.stats.peak_memory_bytes = instance
+                .stats
+                .peak_memory_bytes
+                .max(live.store.data().limiter.peak_bytes);
         }
-        release_overflow(store);
-        let ctx = store.data_mut();
-        if let Some(error) = ctx.pending.take() {
-            return Err(error);
+        outcome?;
+        let live = instance
+            .live
+            .as_ref()
+            .expect("a successful call leaves a live instance");
+        let memory_bytes = memory_bytes(&live.store);
+        if config.get_isolation() == Isolation::Fresh
+            || memory_bytes
+                > config.get_restore_threshold_pages() as usize
+                    * extwasm_abi::WASM_PAGE_SIZE as usize
+        {
+            instance.needs_restore = true;
         }
         Ok(Invocation {
-            ctx: store.data(),
-            memory_bytes: memory_bytes(store),
+            ctx: live.store.data(),
+            memory_bytes,
         })
+    }
+
+    /// Restores `package`'s instance to its snapshot now (it is otherwise
+    /// restored after failures and when its memory passes the threshold).
+    pub fn restore(&mut self, package: &str) -> Result<()> {
+        match self
+            .instances
+            .iter_mut()
+            .find(|i| str_eq(&i.package.inner.name, package))
+        {
+            Some(instance) => instance.restore(&self.engine),
+            None => Err(Error::UnknownPackage {
+                package: package.to_owned(),
+            }),
+        }
+    }
+
+    /// Counters of `package` in this worker.
+    pub fn stats(&self, package: &str) -> Option<&Stats> {
+        self.instances
+            .iter()
+            .find(|i| str_eq(&i.package.inner.name, package))
+            .map(|i| &i.stats)
+    }
+
+    /// Current memory size of `package`'s instance, in bytes.
+    pub fn memory_bytes(&self, package: &str) -> Option<usize> {
+        let instance = self
+            .instances
+            .iter()
+            .find(|i| str_eq(&i.package.inner.name, package))?;
+        instance.live.as_ref().map(|live| memory_bytes(&live.store))
     }
 
     /// The packages in this worker.
@@ -239,8 +307,13 @@ fn release_overflow<S: State>(store: &mut Store<HostCtx<S>>) {
 }
 
 /// Turns a failed call into the invocation's error: a host-call error wins,
-/// then a denied memory grow, then a panic message the guest printed.
-fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error) -> Error {
+/// then a denied memory grow, then the invocation's limits, then a panic
+/// message the guest printed.
+fn classify<S: State>(
+    ctx: &mut HostCtx<S>,
+    trap: wasmtime::Error,
+    config: &crate::Config,
+) -> Error {
     let backtrace = backtrace_of(&trap);
     let extension = ctx.label();
     ctx.exchange.overflow.clear();
@@ -264,6 +337,27 @@ fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error) -> Error {
             requested_pages,
             message: printed_panic.unwrap_or_else(|| format!("{trap:#}")),
         };
+    }
+    match trap.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => {
+            return Error::Timeout {
+                extension,
+                timeout: config.get_timeout().unwrap_or_default(),
+            };
+        }
+        Some(wasmtime::Trap::OutOfFuel) => {
+            return Error::FuelExhausted {
+                extension,
+                fuel: config.get_fuel().unwrap_or_default(),
+            };
+        }
+        Some(wasmtime::Trap::StackOverflow) => {
+            return Error::StackOverflow {
+                extension,
+                backtrace,
+            };
+        }
+        _ => {}
     }
     if let Some(message) = printed_panic {
         return Error::GuestPanic {

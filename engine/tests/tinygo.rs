@@ -243,12 +243,12 @@ fn running_out_of_memory_is_a_memory_limit_error_and_simple_still_works() {
             return;
         };
         let extensions = ["simple", "arrAppend", "arrAppend2", "arrReset"];
-        let mut worker = worker_for(
-            &path,
-            "allocs",
-            &extensions,
-            Config::default().memory_limit_pages(32),
-        );
+        // No threshold restore and no retry: the guest's leak runs into the limit.
+        let config = Config::default()
+            .memory_limit_pages(32)
+            .restore_threshold_pages(32)
+            .retry_out_of_memory(false);
+        let mut worker = worker_for(&path, "allocs", &extensions, config);
         let state = state("benchmarks.json");
         let mut error = None;
         for _ in 0..100 {
@@ -277,5 +277,49 @@ fn running_out_of_memory_is_a_memory_limit_error_and_simple_still_works() {
             intents(&mut worker, "allocs", "simple", &state).is_ok(),
             "{build}: simple after OOM"
         );
+        // The failed instance was restored: arrAppend2 works again.
+        assert!(
+            intents(&mut worker, "allocs", "arrAppend2", &state).is_ok(),
+            "{build}: arrAppend2 after restore"
+        );
+    }
+}
+
+#[test]
+fn a_leaking_guest_is_restored_before_it_runs_out_and_never_fails() {
+    for build in BUILDS {
+        let Some(path) = tinygo_module(&format!("allocs-{build}.wasm")) else {
+            return;
+        };
+        let config = Config::default().memory_limit_pages(32);
+        let mut worker = worker_for(&path, "allocs", &["arrAppend2"], config);
+        let state = state("benchmarks.json");
+        for i in 0..50 {
+            intents(&mut worker, "allocs", "arrAppend2", &state)
+                .unwrap_or_else(|e| panic!("{build} call {i}: {e}"));
+            assert!(worker.memory_bytes("allocs").unwrap() <= 32 << 16);
+        }
+        let stats = worker.stats("allocs").unwrap();
+        assert_eq!(
+            (stats.invocations, stats.failures),
+            (50, 0),
+            "{build}: {stats:?}"
+        );
+        assert!(stats.restores >= 10, "{build}: {stats:?}");
+    }
+}
+
+#[test]
+fn every_reference_module_is_preinitialised() {
+    let Some(_) = tinygo_module("allocs-pkg.wasm") else {
+        return;
+    };
+    let engine = extwasm_engine::Engine::new(Config::default()).unwrap();
+    for module in ["allocs", "basicusage", "benchmarks"] {
+        for build in BUILDS {
+            let path = tinygo_module(&format!("{module}-{build}.wasm")).unwrap();
+            let package = engine.load_package_file(module, &path, &[]).unwrap();
+            assert_eq!(package.preinitialized(), Ok(()), "{module}-{build}");
+        }
     }
 }

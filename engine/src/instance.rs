@@ -1,0 +1,342 @@
+//! Instances and their snapshot: how an instance comes to life, and how it
+//! goes back to exactly its post-initialisation state.
+//!
+//! # Design: restore is re-instantiation of a pre-initialised module
+//!
+//! An instance's *snapshot* is its state after `_initialize`/`_start` ran and
+//! the exchange buffer was allocated. At load, [`preinitialize`] runs that
+//! initialisation once and captures the result as a new module (with
+//! `wasmtime-wizer`): its data segments are the initialised memory, its
+//! memory's initial size is the initialised size, and every mutable global
+//! (including non-exported ones such as `__stack_pointer`) starts at its
+//! initialised value. Instantiating that module *is* the snapshot state, with
+//! no guest code run.
+//!
+//! A restore drops the instance's store and instantiates the pre-initialised
+//! module again from its `InstancePre`. With wasmtime's pooling allocator
+//! and copy-on-write memory images this costs page-table work on the pages
+//! the guest dirtied, not on the memory limit or the heap size:
+//!
+//! - memory becomes a copy-on-write mapping of the module's image again, at
+//!   its initial size (so a restore never leaves memory grown: TinyGo and
+//!   Go assume memory above the heap is zero);
+//! - within the first [`crate::Config::keep_resident_bytes`], only the pages
+//!   the guest wrote (found with the `PAGEMAP_SCAN` ioctl) are reset in
+//!   place, so they stay resident and the next invocation takes no page
+//!   fault for them (a first touch of a fresh page costs ≈2 µs here);
+//! - globals and tables are re-initialised from the module.
+//!
+//! Alternatives measured or considered: copying memory back from a saved
+//! image (cost proportional to the heap, and memory size cannot shrink);
+//! plain re-instantiation plus re-running `_start` and `malloc` (touches
+//! every page of the exchange buffer again: ≈500 µs for a 1 MB buffer);
+//! pooling without a snapshot (the same, minus allocation costs). When a
+//! module cannot be pre-initialised (wizer refuses table mutations, for
+//! example), the engine falls back to running initialisation on every
+//! instantiation; [`crate::Package::preinitialized`] tells which.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use extwasm_abi::export;
+use wasmtime::{Instance, InstancePre, Linker, Module, Store, TypedFunc};
+use wasmtime_wizer::{InstanceState, SnapshotVal, Wizer};
+
+use crate::error::{Error, Result};
+use crate::host::{self, HostCtx};
+use crate::json_state::JsonState;
+use crate::package::{Engine, PackageInner};
+use crate::state::State;
+use crate::wasi;
+
+/// A live instance: its store and its extension functions (in the order of
+/// the package's sorted extension names).
+pub(crate) struct Live<S: State> {
+    pub(crate) store: Store<HostCtx<S>>,
+    pub(crate) extensions: Vec<TypedFunc<(), ()>>,
+}
+
+/// A store for `ctx`, with the engine's limits wired in.
+fn new_store<S: State>(engine: &Engine, ctx: HostCtx<S>) -> Store<HostCtx<S>> {
+    let mut store = Store::new(engine.wasmtime(), ctx);
+    store.limiter(|ctx| &mut ctx.limiter);
+    store
+}
+
+/// Gives `store` room to run initialisation (no deadline, all the fuel).
+fn unlimited<S: State>(engine: &Engine, store: &mut Store<HostCtx<S>>) {
+    if engine.config().get_timeout().is_some() {
+        store.set_epoch_deadline(u64::MAX / 2);
+    }
+    if engine.config().get_fuel().is_some() {
+        let _ = store.set_fuel(u64::MAX);
+    }
+}
+
+/// Caches the exports the host calls and runs initialisation: `_initialize`
+/// (or `_start`, where `proc_exit(0)` is success), then `malloc` of the
+/// exchange buffer. Returns the exchange buffer's address (0: no `malloc`).
+fn wire_and_initialize<S: State>(
+    engine: &Engine,
+    package: &str,
+    store: &mut Store<HostCtx<S>>,
+    instance: &Instance,
+    run_init: bool,
+) -> Result<u32> {
+    let memory = instance
+        .get_memory(&mut *store, export::MEMORY)
+        .ok_or_else(|| Error::load(package, "module exports no memory"))?;
+    let malloc = instance
+        .get_typed_func::<i32, i32>(&mut *store, export::MALLOC)
+        .ok();
+    let free = instance
+        .get_typed_func::<i32, ()>(&mut *store, export::FREE)
+        .ok();
+    let on_read = instance
+        .get_typed_func::<(i64, i64), ()>(&mut *store, export::ON_READ_VALUE)
+        .ok();
+    let ctx = store.data_mut();
+    ctx.memory = Some(memory);
+    ctx.malloc = malloc.clone();
+    ctx.free = free;
+    ctx.on_read = on_read;
+    if !run_init {
+        return Ok(0);
+    }
+
+    let init_error = |store: &mut Store<HostCtx<S>>, what: &str, e: wasmtime::Error| {
+        let ctx = store.data_mut();
+        let detail = match ctx.pending.take() {
+            Some(error) => error.to_string(),
+            None => match ctx.output.panic_message() {
+                Some(message) => format!("panic: {message}"),
+                None => format!("{e:#}"),
+            },
+        };
+        Error::load(package, format!("{what} failed: {detail}"))
+    };
+    unlimited(engine, store);
+    let init = [export::INITIALIZE, export::START]
+        .into_iter()
+        .find_map(|entry| {
+            instance
+                .get_typed_func::<(), ()>(&mut *store, entry)
+                .ok()
+                .map(|f| (entry, f))
+        });
+    if let Some((entry, init)) = init
+        && let Err(e) = init.call(&mut *store, ())
+        && store.data().exit_code != Some(0)
+    {
+        return Err(init_error(store, entry, e));
+    }
+    store.data_mut().exit_code = None;
+
+    let Some(malloc) = malloc else { return Ok(0) };
+    let size = engine.config().exchange_bytes();
+    let ptr = malloc
+        .call(&mut *store, size as i32)
+        .map_err(|e| init_error(store, "malloc of the exchange buffer", e))? as u32;
+    let memory_size = memory.data_size(&*store);
+    if ptr == 0 || ptr as usize + size as usize > memory_size {
+        return Err(Error::load(
+            package,
+            format!(
+                "malloc({size}) returned {ptr:#x}, outside guest memory of {memory_size} bytes"
+            ),
+        ));
+    }
+    Ok(ptr)
+}
+
+/// Instantiates `package` for `ctx`: from the pre-initialised module when
+/// there is one (no guest code runs), else by running initialisation.
+pub(crate) fn instantiate<S: State>(
+    engine: &Engine,
+    package: &PackageInner,
+    pre: &InstancePre<HostCtx<S>>,
+    ctx: HostCtx<S>,
+) -> Result<Live<S>> {
+    let name = &*package.name;
+    let mut store = new_store(engine, ctx);
+    let instance = pre
+        .instantiate(&mut store)
+        .map_err(|e| match store.data().limiter.denied {
+            Some(pages) => Error::load(
+                name,
+                format!("initial memory of {pages} pages exceeds the limit"),
+            ),
+            None => Error::load(name, format!("cannot instantiate: {e:#}")),
+        })?;
+    let exchange = match package.preinitialized {
+        Some(exchange) => {
+            wire_and_initialize(engine, name, &mut store, &instance, false)?;
+            exchange
+        }
+        None => wire_and_initialize(engine, name, &mut store, &instance, true)?,
+    };
+    if exchange != 0 {
+        let ctx = store.data_mut();
+        ctx.exchange.ptr = exchange;
+        ctx.exchange.size = engine.config().exchange_bytes();
+    }
+    let mut extensions = Vec::with_capacity(package.extensions.len());
+    for extension in package.extensions.iter() {
+        let func = instance
+            .get_typed_func::<(), ()>(&mut store, extension)
+            .map_err(|e| Error::load(name, format!("extension {extension}: {e:#}")))?;
+        extensions.push(func);
+    }
+    Ok(Live { store, extensions })
+}
+
+/// A linker with every host function, plus the WASI functions `package`
+/// imports that the engine denies.
+pub(crate) fn linker<S: State>(engine: &Engine) -> Linker<HostCtx<S>> {
+    let mut linker = Linker::new(engine.wasmtime());
+    // Denied WASI functions are defined per package, with the signature each
+    // module imports them with.
+    linker.allow_shadowing(true);
+    host::define_imports(&mut linker).expect("the ABI table defines each import name once");
+    linker
+}
+
+/// Links `module` (defining the denied WASI functions it imports) and
+/// prepares instantiation.
+pub(crate) fn prepare<S: State>(
+    linker: &mut Linker<HostCtx<S>>,
+    package: &str,
+    module: &Module,
+    denied_wasi: &[(String, wasmtime::FuncType)],
+) -> Result<InstancePre<HostCtx<S>>> {
+    for (field, ty) in denied_wasi {
+        wasi::define_denied(linker, field, ty)
+            .map_err(|e| Error::load(package, format!("{e:#}")))?;
+    }
+    linker
+        .instantiate_pre(module)
+        .map_err(|e| Error::load(package, format!("cannot link: {e:#}")))
+}
+
+/// The pre-initialised module and its exchange buffer's address.
+pub(crate) struct Preinitialized {
+    pub(crate) module: Module,
+    pub(crate) exchange: u32,
+}
+
+/// Runs initialisation once and captures the initialised state as a new
+/// module. `Ok(Err(reason))` when the module cannot be pre-initialised (the
+/// engine then initialises every instance itself); `Err` when
+/// initialisation itself fails, which no instance could survive either.
+pub(crate) fn preinitialize(
+    engine: &Engine,
+    package: &str,
+    wasm: &[u8],
+    original: &Module,
+    denied_wasi: &[(String, wasmtime::FuncType)],
+) -> Result<Result<Preinitialized, String>> {
+    let mut wizer = Wizer::new();
+    let entry = [export::INITIALIZE, export::START]
+        .into_iter()
+        .find(|e| original.get_export(e).is_some());
+    if let Some(entry) = entry {
+        wizer.init_func(entry);
+    }
+    wizer.keep_init_func(false);
+    let (cx, instrumented) = match wizer.instrument(wasm) {
+        Ok(done) => done,
+        Err(e) => return Ok(Err(format!("{e:#}"))),
+    };
+    let module = Module::new(engine.wasmtime(), &instrumented)
+        .map_err(|e| Error::load(package, format!("{e:#}")))?;
+    let mut linker = linker::<JsonState>(engine);
+    let pre = prepare(&mut linker, package, &module, denied_wasi)?;
+    let config = engine.config();
+    let ctx = HostCtx::new(
+        package.into(),
+        Vec::new().into(),
+        config.memory_limit_bytes(),
+        config.output_limit(),
+    );
+    let mut store = new_store(engine, ctx);
+    let instance = pre
+        .instantiate(&mut store)
+        .map_err(|e| Error::load(package, format!("cannot instantiate: {e:#}")))?;
+    let exchange = wire_and_initialize(engine, package, &mut store, &instance, true)?;
+    let snapshot = block_on(wizer.snapshot(
+        &cx,
+        &mut Capture {
+            store: &mut store,
+            instance,
+        },
+    ));
+    let snapshot = match snapshot {
+        Some(Ok(snapshot)) => snapshot,
+        Some(Err(e)) => return Ok(Err(format!("{e:#}"))),
+        None => return Ok(Err("the snapshot did not complete synchronously".into())),
+    };
+    let module = Module::new(engine.wasmtime(), &snapshot).map_err(|e| {
+        Error::load(
+            package,
+            format!("the pre-initialised module does not compile: {e:#}"),
+        )
+    })?;
+    Ok(Ok(Preinitialized { module, exchange }))
+}
+
+/// Reads an initialised instance for wizer.
+struct Capture<'a, S: State> {
+    store: &'a mut Store<HostCtx<S>>,
+    instance: Instance,
+}
+
+impl<S: State> InstanceState for Capture<'_, S>
+where
+    Store<HostCtx<S>>: Send,
+{
+    fn global_get(
+        &mut self,
+        name: &str,
+        _: wasmtime_wizer::ValType,
+    ) -> impl Future<Output = SnapshotVal> + Send {
+        let value = match self
+            .instance
+            .get_global(&mut *self.store, name)
+            .map(|g| g.get(&mut *self.store))
+        {
+            Some(wasmtime::Val::I32(v)) => SnapshotVal::I32(v),
+            Some(wasmtime::Val::I64(v)) => SnapshotVal::I64(v),
+            Some(wasmtime::Val::F32(v)) => SnapshotVal::F32(v),
+            Some(wasmtime::Val::F64(v)) => SnapshotVal::F64(v),
+            Some(wasmtime::Val::V128(v)) => SnapshotVal::V128(v.as_u128()),
+            // Wizer only asks for the numeric globals it exported itself.
+            _ => SnapshotVal::I32(0),
+        };
+        std::future::ready(value)
+    }
+
+    fn memory_contents(
+        &mut self,
+        name: &str,
+        contents: impl FnOnce(&[u8]) + Send,
+    ) -> impl Future<Output = ()> + Send {
+        if let Some(memory) = self.instance.get_memory(&mut *self.store, name) {
+            contents(memory.data(&*self.store));
+        }
+        std::future::ready(())
+    }
+}
+
+/// Drives a future whose awaits all complete immediately (ours do); `None`
+/// if it would have blocked.
+fn block_on<F: Future>(future: F) -> Option<F::Output> {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..1_000 {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return Some(output);
+        }
+    }
+    None
+}
