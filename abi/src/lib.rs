@@ -164,10 +164,7 @@ impl FieldType {
     /// Whether a read of this type returns bytes through the exchange buffer
     /// (packed `(ptr, len)`).
     pub const fn is_bytes(self) -> bool {
-        matches!(
-            self,
-            FieldType::String | FieldType::Bytes | FieldType::QNamePkg | FieldType::QNameEntity
-        )
+        matches!(self, FieldType::String | FieldType::Bytes | FieldType::QNamePkg | FieldType::QNameEntity)
     }
 }
 
@@ -208,9 +205,7 @@ impl HostFunction {
     /// into a buffer allocated with the guest's `malloc`.
     pub const fn returns_bytes(self) -> bool {
         match self {
-            HostFunction::ValueAs(t) | HostFunction::ValueGetAs(t) | HostFunction::KeyAs(t) => {
-                t.is_bytes()
-            }
+            HostFunction::ValueAs(t) | HostFunction::ValueGetAs(t) | HostFunction::KeyAs(t) => t.is_bytes(),
             _ => false,
         }
     }
@@ -409,13 +404,7 @@ pub mod export {
 
 /// Every export of ABI 0.0.1 the engine knows about.
 pub const GUEST_EXPORTS: &[GuestExport] = &[
-    GuestExport {
-        name: export::MEMORY,
-        params: &[],
-        results: &[],
-        required: true,
-        doc: "Linear memory.",
-    },
+    GuestExport { name: export::MEMORY, params: &[], results: &[], required: true, doc: "Linear memory." },
     GuestExport {
         name: export::ABI_VERSION,
         params: &[],
@@ -472,13 +461,7 @@ pub const GUEST_EXPORTS: &[GuestExport] = &[
         required: false,
         doc: "`malloc(size) -> ptr`: the host allocates its exchange buffer with it.",
     },
-    GuestExport {
-        name: export::FREE,
-        params: &[I32],
-        results: &[],
-        required: false,
-        doc: "`free(ptr)`.",
-    },
+    GuestExport { name: export::FREE, params: &[I32], results: &[], required: false, doc: "`free(ptr)`." },
     GuestExport {
         name: export::START,
         params: &[],
@@ -497,15 +480,8 @@ pub const GUEST_EXPORTS: &[GuestExport] = &[
 
 /// Export names an extension may not have besides those starting with
 /// [`RESERVED_EXTENSION_PREFIX`].
-pub const RESERVED_EXTENSION_NAMES: &[&str] = &[
-    export::MALLOC,
-    export::FREE,
-    export::CALLOC,
-    export::REALLOC,
-    export::START,
-    export::INITIALIZE,
-    export::MEMORY,
-];
+pub const RESERVED_EXTENSION_NAMES: &[&str] =
+    &[export::MALLOC, export::FREE, export::CALLOC, export::REALLOC, export::START, export::INITIALIZE, export::MEMORY];
 
 /// Extension names starting with this prefix are reserved for the ABI.
 pub const RESERVED_EXTENSION_PREFIX: &str = "Wasm";
@@ -548,14 +524,7 @@ mod tests {
 
     #[test]
     fn reserved_names() {
-        for name in [
-            "WasmOnReadValue",
-            "WasmAnything",
-            "malloc",
-            "_start",
-            "_initialize",
-            "memory",
-        ] {
+        for name in ["WasmOnReadValue", "WasmAnything", "malloc", "_start", "_initialize", "memory"] {
             assert!(is_reserved_extension_name(name), "{name}");
         }
         for name in ["NewOrder", "wasmLower", "doNothing"] {

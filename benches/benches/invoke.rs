@@ -22,9 +22,7 @@ fn invoke(c: &mut Criterion) {
         return;
     };
     let engine = Engine::new(Config::default()).unwrap();
-    let package = engine
-        .load_package_file("bench", &path, &BENCHMARK_EXTENSIONS)
-        .unwrap();
+    let package = engine.load_package_file("bench", &path, &BENCHMARK_EXTENSIONS).unwrap();
     let mut worker = Worker::new(&engine);
     worker.add_package(&package).unwrap();
     let state = JsonState::from_path(root().join("examples/states/benchmarks.json")).unwrap();
@@ -33,9 +31,7 @@ fn invoke(c: &mut Criterion) {
     for extension in BENCHMARK_EXTENSIONS {
         group.bench_function(extension, |b| {
             b.iter(|| {
-                let done = worker
-                    .invoke("bench", black_box(extension), &state)
-                    .unwrap();
+                let done = worker.invoke("bench", black_box(extension), &state).unwrap();
                 black_box(done.intents().len())
             })
         });
@@ -52,43 +48,19 @@ fn floor(c: &mut Criterion) {
     let mut linker: Linker<()> = Linker::new(&engine);
     // Trivial, typed host functions: a constant result, nothing else.
     let env = HOST_MODULE;
-    linker
-        .func_wrap(WASI_MODULE, "fd_write", |_: i32, _: i32, _: i32, _: i32| {
-            0i32
-        })
-        .unwrap();
-    linker
-        .func_wrap(env, "hostGetKey", |_: i32, _: i32, _: i32, _: i32| 1i64)
-        .unwrap();
-    linker
-        .func_wrap(env, "hostGetValue", |_: i64| 2i64)
-        .unwrap();
-    linker
-        .func_wrap(env, "hostNewValue", |_: i64| 3i64)
-        .unwrap();
-    linker
-        .func_wrap(env, "hostValueAsString", |_: i64, _: i32, _: i32| 0i64)
-        .unwrap();
-    linker
-        .func_wrap(
-            env,
-            "hostRowWriterPutString",
-            |_: i64, _: i32, _: i32, _: i32, _: i32, _: i32| {},
-        )
-        .unwrap();
+    linker.func_wrap(WASI_MODULE, "fd_write", |_: i32, _: i32, _: i32, _: i32| 0i32).unwrap();
+    linker.func_wrap(env, "hostGetKey", |_: i32, _: i32, _: i32, _: i32| 1i64).unwrap();
+    linker.func_wrap(env, "hostGetValue", |_: i64| 2i64).unwrap();
+    linker.func_wrap(env, "hostNewValue", |_: i64| 3i64).unwrap();
+    linker.func_wrap(env, "hostValueAsString", |_: i64, _: i32, _: i32| 0i64).unwrap();
+    linker.func_wrap(env, "hostRowWriterPutString", |_: i64, _: i32, _: i32, _: i32, _: i32, _: i32| {}).unwrap();
     let mut store = Store::new(&engine, ());
     let instance = linker.instantiate(&mut store, &module).unwrap();
-    instance
-        .get_typed_func::<(), ()>(&mut store, "_start")
-        .unwrap()
-        .call(&mut store, ())
-        .unwrap();
+    instance.get_typed_func::<(), ()>(&mut store, "_start").unwrap().call(&mut store, ()).unwrap();
 
     let mut group = c.benchmark_group("floor");
     for extension in BENCHMARK_EXTENSIONS {
-        let func = instance
-            .get_typed_func::<(), ()>(&mut store, extension)
-            .unwrap();
+        let func = instance.get_typed_func::<(), ()>(&mut store, extension).unwrap();
         group.bench_function(extension, |b| b.iter(|| func.call(&mut store, ()).unwrap()));
     }
     group.finish();

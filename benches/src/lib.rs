@@ -23,10 +23,5 @@ pub fn tinygo_module(file: &str) -> Option<PathBuf> {
 }
 
 /// The five benchmark extensions of the seed, in the order of its table.
-pub const BENCHMARK_EXTENSIONS: [&str; 5] = [
-    "doNothing",
-    "oneKey1call",
-    "oneGetNoIntents2calls",
-    "oneGetLongStr3calls",
-    "oneGetOneIntent5calls",
-];
+pub const BENCHMARK_EXTENSIONS: [&str; 5] =
+    ["doNothing", "oneKey1call", "oneGetNoIntents2calls", "oneGetLongStr3calls", "oneGetOneIntent5calls"];

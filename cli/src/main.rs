@@ -17,11 +17,7 @@ use extwasm_engine::{Config, Engine, Error, JsonState, Worker};
 use serde_json::{Value as Json, json};
 
 #[derive(Parser)]
-#[command(
-    name = "extwasm",
-    version,
-    about = "Run sandboxed WebAssembly extensions (ABI 0.0.1)"
-)]
+#[command(name = "extwasm", version, about = "Run sandboxed WebAssembly extensions (ABI 0.0.1)")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -69,11 +65,7 @@ fn main() -> ExitCode {
         Command::Run(args) => match run(&args) {
             Ok((report, succeeded)) => {
                 println!("{report}");
-                if succeeded {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(1)
-                }
+                if succeeded { ExitCode::SUCCESS } else { ExitCode::from(1) }
             }
             Err(SetupError(message)) => {
                 eprintln!("extwasm: {}", message.replace('\n', " "));
@@ -84,19 +76,13 @@ fn main() -> ExitCode {
 }
 
 fn package_name(module: &Path) -> String {
-    module
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "extension".into())
+    module.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "extension".into())
 }
 
 /// Runs the extension; `Ok((report, succeeded))` once it ran.
 fn run(args: &RunArgs) -> Result<(Json, bool), SetupError> {
     let engine = Engine::new(Config::default().memory_limit_pages(args.memory_limit_pages))?;
-    let name = args
-        .package
-        .clone()
-        .unwrap_or_else(|| package_name(&args.module));
+    let name = args.package.clone().unwrap_or_else(|| package_name(&args.module));
     let package = engine.load_package_file(&name, &args.module, &[&args.extension])?;
     let mut state = JsonState::from_path(&args.state)?;
     let mut worker = Worker::new(&engine);

@@ -10,9 +10,7 @@ fn root() -> PathBuf {
 }
 
 fn tinygo(file: &str) -> Option<PathBuf> {
-    let path = root()
-        .join("../shared/reference/tinygo-testdata")
-        .join(file);
+    let path = root().join("../shared/reference/tinygo-testdata").join(file);
     if path.is_file() {
         Some(path)
     } else {
@@ -22,19 +20,12 @@ fn tinygo(file: &str) -> Option<PathBuf> {
 }
 
 fn extwasm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_extwasm"))
-        .args(args)
-        .output()
-        .expect("extwasm runs")
+    Command::new(env!("CARGO_BIN_EXE_extwasm")).args(args).output().expect("extwasm runs")
 }
 
 fn report(output: &Output) -> Json {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is one JSON object ({e}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is one JSON object ({e}): {}", String::from_utf8_lossy(&output.stdout)))
 }
 
 fn state_copy(name: &str) -> PathBuf {
@@ -51,19 +42,9 @@ fn success_prints_intents_and_stats_and_exits_0() {
         return;
     };
     let state = root().join("examples/states/subscription.json");
-    let out = extwasm(&[
-        "run",
-        module.to_str().unwrap(),
-        "updateSubscriptionProjector",
-        "--state",
-        state.to_str().unwrap(),
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out =
+        extwasm(&["run", module.to_str().unwrap(), "updateSubscriptionProjector", "--state", state.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let report = report(&out);
     assert_eq!(report["ok"], true);
     assert_eq!(report["extension"], "updateSubscriptionProjector");
@@ -95,17 +76,8 @@ fn a_failing_extension_prints_the_error_and_exits_1() {
     assert_eq!(report["intents"], json!([]));
     assert_eq!(report["error"]["kind"], "guest_panic");
     let message = report["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("shop/NewOrder") && message.contains("negative order amount"),
-        "{message}"
-    );
-    assert!(
-        report["error"]["backtrace"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f == "NewOrder")
-    );
+    assert!(message.contains("shop/NewOrder") && message.contains("negative order amount"), "{message}");
+    assert!(report["error"]["backtrace"].as_array().unwrap().iter().any(|f| f == "NewOrder"));
 }
 
 #[test]
@@ -178,12 +150,7 @@ fn apply_runs_a_command_projector_pipeline_step_by_step() {
             state.to_str().unwrap(),
             "--apply",
         ]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
         report(&out)
     };
     let first = run();
@@ -196,10 +163,7 @@ fn apply_runs_a_command_projector_pipeline_step_by_step() {
     let views = written["sys.View"].as_array().unwrap();
     assert_eq!(views.len(), 1, "the update replaced the inserted record");
     assert_eq!(views[0]["value"]["Amount"], 400);
-    assert_eq!(
-        views[0]["key"],
-        json!({"Year": 2023, "Month": 5, "Day": 17})
-    );
+    assert_eq!(views[0]["key"], json!({"Year": 2023, "Month": 5, "Day": 17}));
 }
 
 #[test]
@@ -209,14 +173,7 @@ fn a_failed_invocation_does_not_apply() {
     };
     let state = state_copy("order-negative.json");
     let before = std::fs::read_to_string(&state).unwrap();
-    let out = extwasm(&[
-        "run",
-        module.to_str().unwrap(),
-        "NewOrder",
-        "--state",
-        state.to_str().unwrap(),
-        "--apply",
-    ]);
+    let out = extwasm(&["run", module.to_str().unwrap(), "NewOrder", "--state", state.to_str().unwrap(), "--apply"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(std::fs::read_to_string(&state).unwrap(), before);
 }

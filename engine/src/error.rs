@@ -96,11 +96,7 @@ pub struct Site {
 
 impl fmt::Display for Site {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "extension {}: {}({})",
-            self.extension, self.host_call, self.argument
-        )
+        write!(f, "extension {}: {}({})", self.extension, self.host_call, self.argument)
     }
 }
 
@@ -161,9 +157,7 @@ pub enum Error {
         reason: String,
     },
     /// A pointer/length pair outside the guest's memory.
-    #[error(
-        "{site}: memory access [{ptr:#x}, +{len}) is outside guest memory of {memory_size} bytes"
-    )]
+    #[error("{site}: memory access [{ptr:#x}, +{len}) is outside guest memory of {memory_size} bytes")]
     InvalidMemoryAccess {
         /// Where.
         site: Site,
@@ -321,9 +315,6 @@ impl Error {
     }
 
     pub(crate) fn load(package: &str, message: impl Into<String>) -> Self {
-        Error::Load {
-            package: package.to_owned(),
-            message: message.into(),
-        }
+        Error::Load { package: package.to_owned(), message: message.into() }
     }
 }

@@ -62,31 +62,17 @@ fn encode(kind: HandleKind, generation: u32, index: usize) -> i64 {
 fn decode(handle: i64, want: HandleKind, generation: u32, len: usize) -> Result<usize, String> {
     let bits = handle as u64;
     let Some(kind) = HandleKind::from_tag((bits >> 56) as u8) else {
-        return Err(format!(
-            "not a handle the host handed out (expected a {})",
-            want.name()
-        ));
+        return Err(format!("not a handle the host handed out (expected a {})", want.name()));
     };
     if kind != want {
-        return Err(format!(
-            "a {} handle where a {} was expected",
-            kind.name(),
-            want.name()
-        ));
+        return Err(format!("a {} handle where a {} was expected", kind.name(), want.name()));
     }
     if (bits >> 32) as u32 & GENERATION_MASK != generation {
-        return Err(format!(
-            "stale {} handle from an earlier invocation",
-            want.name()
-        ));
+        return Err(format!("stale {} handle from an earlier invocation", want.name()));
     }
     let index = bits as u32 as usize;
     if index >= len {
-        return Err(format!(
-            "forged {} handle: this invocation has no {} #{index}",
-            want.name(),
-            want.name()
-        ));
+        return Err(format!("forged {} handle: this invocation has no {} #{index}", want.name(), want.name()));
     }
     Ok(index)
 }
@@ -95,34 +81,12 @@ fn decode(handle: i64, want: HandleKind, generation: u32, len: usize) -> Result<
 /// the extension and host call filled in.
 #[derive(Debug)]
 pub(crate) enum Fault {
-    Handle {
-        argument: &'static str,
-        handle: i64,
-        reason: String,
-    },
-    Memory {
-        argument: &'static str,
-        ptr: u32,
-        len: u32,
-        memory_size: usize,
-    },
-    Utf8 {
-        argument: &'static str,
-        valid_up_to: usize,
-    },
-    Type {
-        argument: &'static str,
-        field: String,
-        expected: &'static str,
-        found: &'static str,
-    },
-    Missing {
-        argument: &'static str,
-        what: String,
-    },
-    NotFound {
-        key: String,
-    },
+    Handle { argument: &'static str, handle: i64, reason: String },
+    Memory { argument: &'static str, ptr: u32, len: u32, memory_size: usize },
+    Utf8 { argument: &'static str, valid_up_to: usize },
+    Type { argument: &'static str, field: String, expected: &'static str, found: &'static str },
+    Missing { argument: &'static str, what: String },
+    NotFound { key: String },
     State(state::StateError),
     Panic(String),
     Exit(i32),
@@ -132,33 +96,15 @@ pub(crate) enum Fault {
 /// A guest pointer/length that failed checks.
 #[derive(Debug)]
 pub(crate) enum GuestArg {
-    OutOfBounds {
-        ptr: u32,
-        len: u32,
-        memory_size: usize,
-    },
-    Utf8 {
-        valid_up_to: usize,
-    },
+    OutOfBounds { ptr: u32, len: u32, memory_size: usize },
+    Utf8 { valid_up_to: usize },
 }
 
 impl GuestArg {
     pub(crate) fn fault(self, argument: &'static str) -> Fault {
         match self {
-            GuestArg::OutOfBounds {
-                ptr,
-                len,
-                memory_size,
-            } => Fault::Memory {
-                argument,
-                ptr,
-                len,
-                memory_size,
-            },
-            GuestArg::Utf8 { valid_up_to } => Fault::Utf8 {
-                argument,
-                valid_up_to,
-            },
+            GuestArg::OutOfBounds { ptr, len, memory_size } => Fault::Memory { argument, ptr, len, memory_size },
+            GuestArg::Utf8 { valid_up_to } => Fault::Utf8 { argument, valid_up_to },
         }
     }
 }
@@ -167,14 +113,11 @@ impl GuestArg {
 pub(crate) fn guest_bytes(mem: &[u8], ptr: i32, len: i32) -> Result<&[u8], GuestArg> {
     let (ptr, len) = (ptr as u32, len as u32);
     let start = ptr as usize;
-    start
-        .checked_add(len as usize)
-        .and_then(|end| mem.get(start..end))
-        .ok_or(GuestArg::OutOfBounds {
-            ptr,
-            len,
-            memory_size: mem.len(),
-        })
+    start.checked_add(len as usize).and_then(|end| mem.get(start..end)).ok_or(GuestArg::OutOfBounds {
+        ptr,
+        len,
+        memory_size: mem.len(),
+    })
 }
 
 /// `len` bytes of guest memory at `ptr`, mutable.
@@ -182,21 +125,16 @@ pub(crate) fn guest_bytes_mut(mem: &mut [u8], ptr: i32, len: i32) -> Result<&mut
     let (ptr, len) = (ptr as u32, len as u32);
     let memory_size = mem.len();
     let start = ptr as usize;
-    start
-        .checked_add(len as usize)
-        .and_then(|end| mem.get_mut(start..end))
-        .ok_or(GuestArg::OutOfBounds {
-            ptr,
-            len,
-            memory_size,
-        })
+    start.checked_add(len as usize).and_then(|end| mem.get_mut(start..end)).ok_or(GuestArg::OutOfBounds {
+        ptr,
+        len,
+        memory_size,
+    })
 }
 
 /// A UTF-8 string of guest memory.
 pub(crate) fn guest_str(mem: &[u8], ptr: i32, len: i32) -> Result<&str, GuestArg> {
-    std::str::from_utf8(guest_bytes(mem, ptr, len)?).map_err(|e| GuestArg::Utf8 {
-        valid_up_to: e.valid_up_to(),
-    })
+    std::str::from_utf8(guest_bytes(mem, ptr, len)?).map_err(|e| GuestArg::Utf8 { valid_up_to: e.valid_up_to() })
 }
 
 /// The embedder's state for the running invocation.
@@ -244,12 +182,7 @@ pub(crate) struct MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.limit_bytes {
             self.denied = Some(desired as u64 / abi::WASM_PAGE_SIZE);
             return Ok(false);
@@ -258,12 +191,7 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -357,11 +285,7 @@ impl<S: State> HostCtx<S> {
             pending: None,
             exit_code: None,
             host_calls: 0,
-            limiter: MemoryLimiter {
-                limit_bytes,
-                denied: None,
-                peak_bytes: 0,
-            },
+            limiter: MemoryLimiter { limit_bytes, denied: None, peak_bytes: 0 },
             started: std::time::Instant::now(),
         }
     }
@@ -399,76 +323,31 @@ impl<S: State> HostCtx<S> {
     pub(crate) fn fail(&mut self, host_call: &'static str, fault: Fault) -> wasmtime::Error {
         if self.pending.is_none() && self.exit_code.is_none() {
             let extension = self.label();
-            let site = |argument| Site {
-                extension: extension.clone(),
-                host_call,
-                argument,
-            };
+            let site = |argument| Site { extension: extension.clone(), host_call, argument };
             self.pending = Some(match fault {
-                Fault::Handle {
-                    argument,
-                    handle,
-                    reason,
-                } => Error::InvalidHandle {
-                    site: site(argument),
-                    handle: handle as u64,
-                    reason,
-                },
-                Fault::Memory {
-                    argument,
-                    ptr,
-                    len,
-                    memory_size,
-                } => Error::InvalidMemoryAccess {
-                    site: site(argument),
-                    ptr,
-                    len,
-                    memory_size,
-                },
-                Fault::Utf8 {
-                    argument,
-                    valid_up_to,
-                } => Error::InvalidUtf8 {
-                    site: site(argument),
-                    valid_up_to,
-                },
-                Fault::Type {
-                    argument,
-                    field,
-                    expected,
-                    found,
-                } => Error::TypeMismatch {
-                    site: site(argument),
-                    field,
-                    expected,
-                    found,
-                },
-                Fault::Missing { argument, what } => Error::MissingField {
-                    site: site(argument),
-                    what,
-                },
-                Fault::NotFound { key } => Error::NotFound {
-                    site: site("keyBuilder"),
-                    key,
-                },
-                Fault::State(source) => Error::State {
-                    site: site("keyBuilder"),
-                    source,
-                },
-                Fault::Panic(message) => Error::GuestPanic {
-                    extension: extension.clone(),
-                    message,
-                    backtrace: Vec::new(),
-                },
+                Fault::Handle { argument, handle, reason } => {
+                    Error::InvalidHandle { site: site(argument), handle: handle as u64, reason }
+                }
+                Fault::Memory { argument, ptr, len, memory_size } => {
+                    Error::InvalidMemoryAccess { site: site(argument), ptr, len, memory_size }
+                }
+                Fault::Utf8 { argument, valid_up_to } => Error::InvalidUtf8 { site: site(argument), valid_up_to },
+                Fault::Type { argument, field, expected, found } => {
+                    Error::TypeMismatch { site: site(argument), field, expected, found }
+                }
+                Fault::Missing { argument, what } => Error::MissingField { site: site(argument), what },
+                Fault::NotFound { key } => Error::NotFound { site: site("keyBuilder"), key },
+                Fault::State(source) => Error::State { site: site("keyBuilder"), source },
+                Fault::Panic(message) => {
+                    Error::GuestPanic { extension: extension.clone(), message, backtrace: Vec::new() }
+                }
                 Fault::Exit(code) => {
                     self.exit_code = Some(code);
                     return wasmtime::Error::msg(format!("guest called proc_exit({code})"));
                 }
                 Fault::OutsideInvocation => Error::Trap {
                     extension: extension.clone(),
-                    message: format!(
-                        "{host_call} called outside an invocation (during initialisation)"
-                    ),
+                    message: format!("{host_call} called outside an invocation (during initialisation)"),
                     backtrace: Vec::new(),
                 },
             });
@@ -477,21 +356,15 @@ impl<S: State> HostCtx<S> {
     }
 
     /// The intents of the invocation that just ended.
-    pub(crate) fn intents(
-        &self,
-    ) -> impl ExactSizeIterator<Item = state::Intent<'_, S::Value>> + '_ {
-        self.intents[..self.intents_len]
-            .iter()
-            .map(move |slot| state::Intent {
-                kind: match slot.existing {
-                    None => IntentKind::Insert,
-                    Some(index) => IntentKind::Update {
-                        existing: &self.values[index],
-                    },
-                },
-                key: &self.keys[slot.key],
-                value: &slot.row,
-            })
+    pub(crate) fn intents(&self) -> impl ExactSizeIterator<Item = state::Intent<'_, S::Value>> + '_ {
+        self.intents[..self.intents_len].iter().map(move |slot| state::Intent {
+            kind: match slot.existing {
+                None => IntentKind::Insert,
+                Some(index) => IntentKind::Update { existing: &self.values[index] },
+            },
+            key: &self.keys[slot.key],
+            value: &slot.row,
+        })
     }
 
     fn new_key_builder(&mut self, storage: &str, entity: &str) -> i64 {
@@ -505,13 +378,7 @@ impl<S: State> HostCtx<S> {
     }
 
     fn key_index(&self, handle: i64, argument: &'static str) -> Result<usize, Fault> {
-        decode(
-            handle,
-            HandleKind::KeyBuilder,
-            self.generation,
-            self.keys_len,
-        )
-        .map_err(|reason| Fault::Handle {
+        decode(handle, HandleKind::KeyBuilder, self.generation, self.keys_len).map_err(|reason| Fault::Handle {
             argument,
             handle,
             reason,
@@ -519,13 +386,7 @@ impl<S: State> HostCtx<S> {
     }
 
     fn value_index(&self, handle: i64, argument: &'static str) -> Result<usize, Fault> {
-        decode(
-            handle,
-            HandleKind::Value,
-            self.generation,
-            self.values.len(),
-        )
-        .map_err(|reason| Fault::Handle {
+        decode(handle, HandleKind::Value, self.generation, self.values.len()).map_err(|reason| Fault::Handle {
             argument,
             handle,
             reason,
@@ -540,11 +401,7 @@ impl<S: State> HostCtx<S> {
     fn new_intent(&mut self, key: usize, existing: Option<usize>) -> i64 {
         let index = self.intents_len;
         if index == self.intents.len() {
-            self.intents.push(IntentSlot {
-                key,
-                existing,
-                row: Row::default(),
-            });
+            self.intents.push(IntentSlot { key, existing, row: Row::default() });
         } else {
             let slot = &mut self.intents[index];
             slot.key = key;
@@ -600,31 +457,20 @@ fn get_key<S: State>(
     })
 }
 
-fn query<S: State>(
-    mut caller: Ctx<'_, S>,
-    call: &'static str,
-    key: i64,
-    must: bool,
-) -> wasmtime::Result<i64> {
+fn query<S: State>(mut caller: Ctx<'_, S>, call: &'static str, key: i64, must: bool) -> wasmtime::Result<i64> {
     with_ctx(&mut caller, call, |_, ctx| {
         let index = ctx.key_index(key, "keyBuilder")?;
         let state = ctx.state()?;
         let builder = &ctx.keys[index];
         match state.query(builder).map_err(Fault::State)? {
             Some(value) => Ok(ctx.push_value(value)),
-            None if must => Err(Fault::NotFound {
-                key: builder.to_string(),
-            }),
+            None if must => Err(Fault::NotFound { key: builder.to_string() }),
             None => Ok(abi::NOT_FOUND as i64),
         }
     })
 }
 
-fn new_value<S: State>(
-    mut caller: Ctx<'_, S>,
-    call: &'static str,
-    key: i64,
-) -> wasmtime::Result<i64> {
+fn new_value<S: State>(mut caller: Ctx<'_, S>, call: &'static str, key: i64) -> wasmtime::Result<i64> {
     with_ctx(&mut caller, call, |_, ctx| {
         let index = ctx.key_index(key, "keyBuilder")?;
         Ok(ctx.new_intent(index, None))
@@ -644,21 +490,14 @@ fn update_value<S: State>(
     })
 }
 
-fn read_values<S: State>(
-    mut caller: Ctx<'_, S>,
-    call: &'static str,
-    key: i64,
-) -> wasmtime::Result<()> {
+fn read_values<S: State>(mut caller: Ctx<'_, S>, call: &'static str, key: i64) -> wasmtime::Result<()> {
     // Copy the key builder out: the guest may use (and change) it from inside
     // the callback while the state iterates.
     let prepared = with_ctx(&mut caller, call, |_, ctx| {
         let index = ctx.key_index(key, "keyBuilder")?;
         let state = ctx.state()?;
         let Some(on_read) = ctx.on_read.clone() else {
-            return Err(Fault::Missing {
-                argument: "keyBuilder",
-                what: "module exports no WasmOnReadValue".into(),
-            });
+            return Err(Fault::Missing { argument: "keyBuilder", what: "module exports no WasmOnReadValue".into() });
         };
         let mut scratch = ctx.key_scratch.pop().unwrap_or_default();
         scratch.clone_from(&ctx.keys[index]);
@@ -702,13 +541,8 @@ fn row_mut<S: State>(ctx: &mut HostCtx<S>, id: i64, kind: i32) -> Result<&mut Ro
             Ok(ctx.keys[index].fields_mut())
         }
         RowWriterKind::Intent => {
-            let index = decode(id, HandleKind::Intent, ctx.generation, ctx.intents_len).map_err(
-                |reason| Fault::Handle {
-                    argument: "id",
-                    handle: id,
-                    reason,
-                },
-            )?;
+            let index = decode(id, HandleKind::Intent, ctx.generation, ctx.intents_len)
+                .map_err(|reason| Fault::Handle { argument: "id", handle: id, reason })?;
             Ok(&mut ctx.intents[index].row)
         }
     }
@@ -788,18 +622,10 @@ fn read_field<S: State>(
             Selector::Name(ptr, len) => Some(name_arg(mem, ptr, len, "namePtr")?),
             Selector::Index(_) => None,
         };
-        let request = Request {
-            name,
-            selector,
-            want,
-        };
+        let request = Request { name, selector, want };
         let resolved = if of_key {
             let index = decode(handle, HandleKind::Key, ctx.generation, ctx.read_keys.len())
-                .map_err(|reason| Fault::Handle {
-                    argument: "key",
-                    handle,
-                    reason,
-                })?;
+                .map_err(|reason| Fault::Handle { argument: "key", handle, reason })?;
             match resolve(&ctx.read_keys[index], request)? {
                 // The ABI has no nested reads of keys, so `want` is never `Value` here.
                 Resolved::Nested(_) => {
@@ -827,9 +653,7 @@ fn read_field<S: State>(
         })
     })?;
     match read {
-        Read::Overflow(bytes) => {
-            write_overflow(&mut caller, call, &bytes).map(|p| Read::I64(p as i64))
-        }
+        Read::Overflow(bytes) => write_overflow(&mut caller, call, &bytes).map(|p| Read::I64(p as i64)),
         read => Ok(read),
     }
 }
@@ -873,9 +697,7 @@ fn resolve<'v, V: Value>(value: &'v V, request: Request<'_>) -> Result<Resolved<
     let argument = request.argument();
     let field = match (request.name, request.selector) {
         (Some(name), _) => value.field(name),
-        (None, Selector::Index(index)) => {
-            usize::try_from(index).ok().and_then(|i| value.element(i))
-        }
+        (None, Selector::Index(index)) => usize::try_from(index).ok().and_then(|i| value.element(i)),
         (None, Selector::Name(..)) => None,
     };
     let Some(field) = field else {
@@ -885,12 +707,7 @@ fn resolve<'v, V: Value>(value: &'v V, request: Request<'_>) -> Result<Resolved<
         };
         return Err(Fault::Missing { argument, what });
     };
-    let mismatch = |found| Fault::Type {
-        argument,
-        field: request.describe(),
-        expected: request.want.as_str(),
-        found,
-    };
+    let mismatch = |found| Fault::Type { argument, field: request.describe(), expected: request.want.as_str(), found };
     state::check_type(&field, request.want).map_err(mismatch)?;
     let scalar = match field {
         Field::Value(nested) => return Ok(Resolved::Nested(nested)),
@@ -903,17 +720,13 @@ fn resolve<'v, V: Value>(value: &'v V, request: Request<'_>) -> Result<Resolved<
                 .map_err(|_| mismatch("int64 out of int32 range"));
         }
         (s, FieldType::Int32) => {
-            return Ok(Resolved::Ready(Read::I32(
-                s.as_i64().unwrap_or_default() as i32
-            )));
+            return Ok(Resolved::Ready(Read::I32(s.as_i64().unwrap_or_default() as i32)));
         }
         (s, FieldType::Int64) => {
             return Ok(Resolved::Ready(Read::I64(s.as_i64().unwrap_or_default())));
         }
         (s, FieldType::Float32) => {
-            return Ok(Resolved::Ready(Read::F32(
-                s.as_f64().unwrap_or_default() as f32
-            )));
+            return Ok(Resolved::Ready(Read::F32(s.as_f64().unwrap_or_default() as f32)));
         }
         (s, FieldType::Float64) => {
             return Ok(Resolved::Ready(Read::F64(s.as_f64().unwrap_or_default())));
@@ -923,30 +736,20 @@ fn resolve<'v, V: Value>(value: &'v V, request: Request<'_>) -> Result<Resolved<
         (Scalar::Bytes(b), _) => b,
         (Scalar::QName(q), FieldType::QNamePkg) => q.pkg.as_bytes(),
         (Scalar::QName(q), _) => q.entity.as_bytes(),
-        (s, want) => unreachable!(
-            "check_type admits no {} read as {}",
-            s.type_name(),
-            want.as_str()
-        ),
+        (s, want) => unreachable!("check_type admits no {} read as {}", s.type_name(), want.as_str()),
     };
     Ok(Resolved::Bytes(bytes))
 }
 
 /// Allocates a buffer with the guest's `malloc` for a result that did not fit
 /// in the exchange buffer, and copies the result there.
-fn write_overflow<S: State>(
-    caller: &mut Ctx<'_, S>,
-    call: &'static str,
-    bytes: &[u8],
-) -> wasmtime::Result<u64> {
+fn write_overflow<S: State>(caller: &mut Ctx<'_, S>, call: &'static str, bytes: &[u8]) -> wasmtime::Result<u64> {
     let Some(malloc) = caller.data().malloc.clone() else {
         return Err(caller.data_mut().fail(
             call,
             Fault::Missing {
                 argument: "namePtr",
-                what:
-                    "the result does not fit the exchange buffer and the module exports no malloc"
-                        .into(),
+                what: "the result does not fit the exchange buffer and the module exports no malloc".into(),
             },
         ));
     };
@@ -964,43 +767,26 @@ fn write_overflow<S: State>(
     }
 }
 
-fn value_length<S: State>(
-    mut caller: Ctx<'_, S>,
-    call: &'static str,
-    handle: i64,
-) -> wasmtime::Result<i32> {
+fn value_length<S: State>(mut caller: Ctx<'_, S>, call: &'static str, handle: i64) -> wasmtime::Result<i32> {
     with_ctx(&mut caller, call, |_, ctx| {
         let index = ctx.value_index(handle, "value")?;
-        ctx.values[index]
-            .len()
-            .map(|n| n as i32)
-            .ok_or(Fault::Type {
-                argument: "value",
-                field: String::new(),
-                expected: "array",
-                found: "object or scalar",
-            })
+        ctx.values[index].len().map(|n| n as i32).ok_or(Fault::Type {
+            argument: "value",
+            field: String::new(),
+            expected: "array",
+            found: "object or scalar",
+        })
     })
 }
 
-fn host_panic<S: State>(
-    mut caller: Ctx<'_, S>,
-    call: &'static str,
-    ptr: i32,
-    len: i32,
-) -> wasmtime::Result<()> {
+fn host_panic<S: State>(mut caller: Ctx<'_, S>, call: &'static str, ptr: i32, len: i32) -> wasmtime::Result<()> {
     with_ctx(&mut caller, call, |mem, _| {
         let message = guest_bytes(mem, ptr, len).map_err(|e| e.fault("msgPtr"))?;
         Err(Fault::Panic(String::from_utf8_lossy(message).into_owned()))
     })
 }
 
-fn name_arg<'m>(
-    mem: &'m [u8],
-    ptr: i32,
-    len: i32,
-    argument: &'static str,
-) -> Result<&'m str, Fault> {
+fn name_arg<'m>(mem: &'m [u8], ptr: i32, len: i32, argument: &'static str) -> Result<&'m str, Fault> {
     guest_str(mem, ptr, len).map_err(|e| e.fault(argument))
 }
 
@@ -1013,41 +799,29 @@ pub(crate) fn define_imports<S: State>(linker: &mut Linker<HostCtx<S>>) -> wasmt
         let call = import.name;
         let m = abi::HOST_MODULE;
         match import.function {
-            HostFunction::GetKey => linker.func_wrap(
-                m,
-                call,
-                move |c: Ctx<'_, S>, sp: i32, sl: i32, ep: i32, el: i32| {
+            HostFunction::GetKey => {
+                linker.func_wrap(m, call, move |c: Ctx<'_, S>, sp: i32, sl: i32, ep: i32, el: i32| {
                     get_key(c, call, sp, sl, ep, el)
-                },
-            )?,
-            HostFunction::GetValue => linker.func_wrap(m, call, move |c: Ctx<'_, S>, k: i64| {
-                query(c, call, k, true)
-            })?,
-            HostFunction::QueryValue => {
-                linker.func_wrap(m, call, move |c: Ctx<'_, S>, k: i64| {
-                    query(c, call, k, false)
                 })?
+            }
+            HostFunction::GetValue => {
+                linker.func_wrap(m, call, move |c: Ctx<'_, S>, k: i64| query(c, call, k, true))?
+            }
+            HostFunction::QueryValue => {
+                linker.func_wrap(m, call, move |c: Ctx<'_, S>, k: i64| query(c, call, k, false))?
             }
             HostFunction::ReadValues => {
-                linker.func_wrap(m, call, move |c: Ctx<'_, S>, k: i64| {
-                    read_values(c, call, k)
-                })?
+                linker.func_wrap(m, call, move |c: Ctx<'_, S>, k: i64| read_values(c, call, k))?
             }
-            HostFunction::NewValue => {
-                linker.func_wrap(m, call, move |c: Ctx<'_, S>, k: i64| new_value(c, call, k))?
-            }
+            HostFunction::NewValue => linker.func_wrap(m, call, move |c: Ctx<'_, S>, k: i64| new_value(c, call, k))?,
             HostFunction::UpdateValue => {
-                linker.func_wrap(m, call, move |c: Ctx<'_, S>, k: i64, v: i64| {
-                    update_value(c, call, k, v)
-                })?
+                linker.func_wrap(m, call, move |c: Ctx<'_, S>, k: i64, v: i64| update_value(c, call, k, v))?
             }
             HostFunction::RowWriterPut(F::String) => linker.func_wrap(
                 m,
                 call,
                 move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, vp: i32, vl: i32| {
-                    put(c, call, id, kind, (np, nl), |mem| {
-                        Ok(Scalar::String(name_arg(mem, vp, vl, "valuePtr")?))
-                    })
+                    put(c, call, id, kind, (np, nl), |mem| Ok(Scalar::String(name_arg(mem, vp, vl, "valuePtr")?)))
                 },
             )?,
             HostFunction::RowWriterPut(F::Bytes) => linker.func_wrap(
@@ -1055,24 +829,14 @@ pub(crate) fn define_imports<S: State>(linker: &mut Linker<HostCtx<S>>) -> wasmt
                 call,
                 move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, vp: i32, vl: i32| {
                     put(c, call, id, kind, (np, nl), |mem| {
-                        Ok(Scalar::Bytes(
-                            guest_bytes(mem, vp, vl).map_err(|e| e.fault("valuePtr"))?,
-                        ))
+                        Ok(Scalar::Bytes(guest_bytes(mem, vp, vl).map_err(|e| e.fault("valuePtr"))?))
                     })
                 },
             )?,
             HostFunction::RowWriterPut(F::QName) => linker.func_wrap(
                 m,
                 call,
-                move |c: Ctx<'_, S>,
-                      id: i64,
-                      kind: i32,
-                      np: i32,
-                      nl: i32,
-                      pp: i32,
-                      pl: i32,
-                      ep: i32,
-                      el: i32| {
+                move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, pp: i32, pl: i32, ep: i32, el: i32| {
                     put(c, call, id, kind, (np, nl), |mem| {
                         let pkg = name_arg(mem, pp, pl, "pkgPtr")?;
                         let entity = name_arg(mem, ep, el, "entityPtr")?;
@@ -1080,46 +844,34 @@ pub(crate) fn define_imports<S: State>(linker: &mut Linker<HostCtx<S>>) -> wasmt
                     })
                 },
             )?,
-            HostFunction::RowWriterPut(F::Bool) => linker.func_wrap(
-                m,
-                call,
-                move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, v: i32| {
+            HostFunction::RowWriterPut(F::Bool) => {
+                linker.func_wrap(m, call, move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, v: i32| {
                     put(c, call, id, kind, (np, nl), |_| Ok(Scalar::Bool(v != 0)))
-                },
-            )?,
-            HostFunction::RowWriterPut(F::Int32) => linker.func_wrap(
-                m,
-                call,
-                move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, v: i32| {
+                })?
+            }
+            HostFunction::RowWriterPut(F::Int32) => {
+                linker.func_wrap(m, call, move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, v: i32| {
                     put(c, call, id, kind, (np, nl), |_| Ok(Scalar::Int32(v)))
-                },
-            )?,
-            HostFunction::RowWriterPut(F::Int64) => linker.func_wrap(
-                m,
-                call,
-                move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, v: i64| {
+                })?
+            }
+            HostFunction::RowWriterPut(F::Int64) => {
+                linker.func_wrap(m, call, move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, v: i64| {
                     put(c, call, id, kind, (np, nl), |_| Ok(Scalar::Int64(v)))
-                },
-            )?,
-            HostFunction::RowWriterPut(F::Float32) => linker.func_wrap(
-                m,
-                call,
-                move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, v: f32| {
+                })?
+            }
+            HostFunction::RowWriterPut(F::Float32) => {
+                linker.func_wrap(m, call, move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, v: f32| {
                     put(c, call, id, kind, (np, nl), |_| Ok(Scalar::Float32(v)))
-                },
-            )?,
-            HostFunction::RowWriterPut(F::Float64) => linker.func_wrap(
-                m,
-                call,
-                move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, v: f64| {
+                })?
+            }
+            HostFunction::RowWriterPut(F::Float64) => {
+                linker.func_wrap(m, call, move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, v: f64| {
                     put(c, call, id, kind, (np, nl), |_| Ok(Scalar::Float64(v)))
-                },
-            )?,
+                })?
+            }
             HostFunction::RowWriterPut(other) => unreachable!("the ABI has no put for {other:?}"),
             HostFunction::ValueLength => {
-                linker.func_wrap(m, call, move |c: Ctx<'_, S>, v: i64| {
-                    value_length(c, call, v)
-                })?
+                linker.func_wrap(m, call, move |c: Ctx<'_, S>, v: i64| value_length(c, call, v))?
             }
             HostFunction::ValueAs(want) | HostFunction::KeyAs(want) => {
                 let of_key = matches!(import.function, HostFunction::KeyAs(_));
@@ -1127,65 +879,36 @@ pub(crate) fn define_imports<S: State>(linker: &mut Linker<HostCtx<S>>) -> wasmt
                     read_field(c, call, h, of_key, Selector::Name(p, l), want)
                 };
                 match want {
-                    F::Int32 => linker.func_wrap(
-                        m,
-                        call,
-                        move |c: Ctx<'_, S>, h: i64, p: i32, l: i32| {
-                            by_name(c, h, p, l).map(Read::i32)
-                        },
-                    )?,
-                    F::Float32 => linker.func_wrap(
-                        m,
-                        call,
-                        move |c: Ctx<'_, S>, h: i64, p: i32, l: i32| {
-                            by_name(c, h, p, l).map(Read::f32)
-                        },
-                    )?,
-                    F::Float64 => linker.func_wrap(
-                        m,
-                        call,
-                        move |c: Ctx<'_, S>, h: i64, p: i32, l: i32| {
-                            by_name(c, h, p, l).map(Read::f64)
-                        },
-                    )?,
-                    _ => linker.func_wrap(
-                        m,
-                        call,
-                        move |c: Ctx<'_, S>, h: i64, p: i32, l: i32| {
-                            by_name(c, h, p, l).map(Read::i64)
-                        },
-                    )?,
-                }
-            }
-            HostFunction::ValueGetAs(want) => {
-                let by_index = move |c: Ctx<'_, S>, h: i64, i: i32| {
-                    read_field(c, call, h, false, Selector::Index(i), want)
-                };
-                match want {
-                    F::Int32 => {
-                        linker.func_wrap(m, call, move |c: Ctx<'_, S>, h: i64, i: i32| {
-                            by_index(c, h, i).map(Read::i32)
-                        })?
-                    }
-                    F::Float32 => {
-                        linker.func_wrap(m, call, move |c: Ctx<'_, S>, h: i64, i: i32| {
-                            by_index(c, h, i).map(Read::f32)
-                        })?
-                    }
-                    F::Float64 => {
-                        linker.func_wrap(m, call, move |c: Ctx<'_, S>, h: i64, i: i32| {
-                            by_index(c, h, i).map(Read::f64)
-                        })?
-                    }
-                    _ => linker.func_wrap(m, call, move |c: Ctx<'_, S>, h: i64, i: i32| {
-                        by_index(c, h, i).map(Read::i64)
+                    F::Int32 => linker.func_wrap(m, call, move |c: Ctx<'_, S>, h: i64, p: i32, l: i32| {
+                        by_name(c, h, p, l).map(Read::i32)
+                    })?,
+                    F::Float32 => linker.func_wrap(m, call, move |c: Ctx<'_, S>, h: i64, p: i32, l: i32| {
+                        by_name(c, h, p, l).map(Read::f32)
+                    })?,
+                    F::Float64 => linker.func_wrap(m, call, move |c: Ctx<'_, S>, h: i64, p: i32, l: i32| {
+                        by_name(c, h, p, l).map(Read::f64)
+                    })?,
+                    _ => linker.func_wrap(m, call, move |c: Ctx<'_, S>, h: i64, p: i32, l: i32| {
+                        by_name(c, h, p, l).map(Read::i64)
                     })?,
                 }
             }
+            HostFunction::ValueGetAs(want) => {
+                let by_index =
+                    move |c: Ctx<'_, S>, h: i64, i: i32| read_field(c, call, h, false, Selector::Index(i), want);
+                match want {
+                    F::Int32 => linker
+                        .func_wrap(m, call, move |c: Ctx<'_, S>, h: i64, i: i32| by_index(c, h, i).map(Read::i32))?,
+                    F::Float32 => linker
+                        .func_wrap(m, call, move |c: Ctx<'_, S>, h: i64, i: i32| by_index(c, h, i).map(Read::f32))?,
+                    F::Float64 => linker
+                        .func_wrap(m, call, move |c: Ctx<'_, S>, h: i64, i: i32| by_index(c, h, i).map(Read::f64))?,
+                    _ => linker
+                        .func_wrap(m, call, move |c: Ctx<'_, S>, h: i64, i: i32| by_index(c, h, i).map(Read::i64))?,
+                }
+            }
             HostFunction::Panic => {
-                linker.func_wrap(m, call, move |c: Ctx<'_, S>, p: i32, l: i32| {
-                    host_panic(c, call, p, l)
-                })?
+                linker.func_wrap(m, call, move |c: Ctx<'_, S>, p: i32, l: i32| host_panic(c, call, p, l))?
             }
         };
     }
@@ -1200,61 +923,22 @@ mod tests {
     fn handles_round_trip_and_reject_misuse() {
         let h = encode(HandleKind::Value, 7, 3);
         assert_eq!(decode(h, HandleKind::Value, 7, 4), Ok(3));
-        assert!(
-            decode(h, HandleKind::Value, 8, 4)
-                .unwrap_err()
-                .contains("stale")
-        );
-        assert!(
-            decode(h, HandleKind::KeyBuilder, 7, 4)
-                .unwrap_err()
-                .contains("value handle where a key builder")
-        );
-        assert!(
-            decode(h, HandleKind::Value, 7, 3)
-                .unwrap_err()
-                .contains("forged")
-        );
-        assert!(
-            decode(-1, HandleKind::Value, 7, 4)
-                .unwrap_err()
-                .contains("not a handle")
-        );
-        assert!(
-            decode(0, HandleKind::Value, 7, 4)
-                .unwrap_err()
-                .contains("not a handle")
-        );
-        assert_ne!(
-            encode(HandleKind::Key, GENERATION_MASK, u32::MAX as usize),
-            abi::NOT_FOUND as i64
-        );
+        assert!(decode(h, HandleKind::Value, 8, 4).unwrap_err().contains("stale"));
+        assert!(decode(h, HandleKind::KeyBuilder, 7, 4).unwrap_err().contains("value handle where a key builder"));
+        assert!(decode(h, HandleKind::Value, 7, 3).unwrap_err().contains("forged"));
+        assert!(decode(-1, HandleKind::Value, 7, 4).unwrap_err().contains("not a handle"));
+        assert!(decode(0, HandleKind::Value, 7, 4).unwrap_err().contains("not a handle"));
+        assert_ne!(encode(HandleKind::Key, GENERATION_MASK, u32::MAX as usize), abi::NOT_FOUND as i64);
     }
 
     #[test]
     fn guest_memory_bounds() {
         let mem = b"hello\xffworld";
         assert_eq!(guest_str(mem, 0, 5).unwrap(), "hello");
-        assert!(matches!(
-            guest_str(mem, 0, 6),
-            Err(GuestArg::Utf8 { valid_up_to: 5 })
-        ));
-        assert!(matches!(
-            guest_bytes(mem, 8, 4),
-            Err(GuestArg::OutOfBounds {
-                ptr: 8,
-                len: 4,
-                memory_size: 11
-            })
-        ));
-        assert!(matches!(
-            guest_bytes(mem, -1, 1),
-            Err(GuestArg::OutOfBounds { .. })
-        ));
-        assert!(matches!(
-            guest_bytes(mem, 1, -1),
-            Err(GuestArg::OutOfBounds { .. })
-        ));
+        assert!(matches!(guest_str(mem, 0, 6), Err(GuestArg::Utf8 { valid_up_to: 5 })));
+        assert!(matches!(guest_bytes(mem, 8, 4), Err(GuestArg::OutOfBounds { ptr: 8, len: 4, memory_size: 11 })));
+        assert!(matches!(guest_bytes(mem, -1, 1), Err(GuestArg::OutOfBounds { .. })));
+        assert!(matches!(guest_bytes(mem, 1, -1), Err(GuestArg::OutOfBounds { .. })));
         assert_eq!(guest_bytes(mem, 11, 0).unwrap(), b"");
     }
 }

@@ -87,15 +87,9 @@ fn wire_and_initialize<S: State>(
     let memory = instance
         .get_memory(&mut *store, export::MEMORY)
         .ok_or_else(|| Error::load(package, "module exports no memory"))?;
-    let malloc = instance
-        .get_typed_func::<i32, i32>(&mut *store, export::MALLOC)
-        .ok();
-    let free = instance
-        .get_typed_func::<i32, ()>(&mut *store, export::FREE)
-        .ok();
-    let on_read = instance
-        .get_typed_func::<(i64, i64), ()>(&mut *store, export::ON_READ_VALUE)
-        .ok();
+    let malloc = instance.get_typed_func::<i32, i32>(&mut *store, export::MALLOC).ok();
+    let free = instance.get_typed_func::<i32, ()>(&mut *store, export::FREE).ok();
+    let on_read = instance.get_typed_func::<(i64, i64), ()>(&mut *store, export::ON_READ_VALUE).ok();
     let ctx = store.data_mut();
     ctx.memory = Some(memory);
     ctx.malloc = malloc.clone();
@@ -119,12 +113,7 @@ fn wire_and_initialize<S: State>(
     unlimited(engine, store);
     let init = [export::INITIALIZE, export::START]
         .into_iter()
-        .find_map(|entry| {
-            instance
-                .get_typed_func::<(), ()>(&mut *store, entry)
-                .ok()
-                .map(|f| (entry, f))
-        });
+        .find_map(|entry| instance.get_typed_func::<(), ()>(&mut *store, entry).ok().map(|f| (entry, f)));
     if let Some((entry, init)) = init
         && let Err(e) = init.call(&mut *store, ())
         && store.data().exit_code != Some(0)
@@ -142,9 +131,7 @@ fn wire_and_initialize<S: State>(
     if ptr == 0 || ptr as usize + size as usize > memory_size {
         return Err(Error::load(
             package,
-            format!(
-                "malloc({size}) returned {ptr:#x}, outside guest memory of {memory_size} bytes"
-            ),
+            format!("malloc({size}) returned {ptr:#x}, outside guest memory of {memory_size} bytes"),
         ));
     }
     Ok(ptr)
@@ -160,15 +147,10 @@ pub(crate) fn instantiate<S: State>(
 ) -> Result<Live<S>> {
     let name = &*package.name;
     let mut store = new_store(engine, ctx);
-    let instance = pre
-        .instantiate(&mut store)
-        .map_err(|e| match store.data().limiter.denied {
-            Some(pages) => Error::load(
-                name,
-                format!("initial memory of {pages} pages exceeds the limit"),
-            ),
-            None => Error::load(name, format!("cannot instantiate: {e:#}")),
-        })?;
+    let instance = pre.instantiate(&mut store).map_err(|e| match store.data().limiter.denied {
+        Some(pages) => Error::load(name, format!("initial memory of {pages} pages exceeds the limit")),
+        None => Error::load(name, format!("cannot instantiate: {e:#}")),
+    })?;
     let exchange = match package.preinitialized {
         Some(exchange) => {
             wire_and_initialize(engine, name, &mut store, &instance, false)?;
@@ -211,12 +193,9 @@ pub(crate) fn prepare<S: State>(
     denied_wasi: &[(String, wasmtime::FuncType)],
 ) -> Result<InstancePre<HostCtx<S>>> {
     for (field, ty) in denied_wasi {
-        wasi::define_denied(linker, field, ty)
-            .map_err(|e| Error::load(package, format!("{e:#}")))?;
+        wasi::define_denied(linker, field, ty).map_err(|e| Error::load(package, format!("{e:#}")))?;
     }
-    linker
-        .instantiate_pre(module)
-        .map_err(|e| Error::load(package, format!("cannot link: {e:#}")))
+    linker.instantiate_pre(module).map_err(|e| Error::load(package, format!("cannot link: {e:#}")))
 }
 
 /// The pre-initialised module and its exchange buffer's address.
@@ -237,9 +216,7 @@ pub(crate) fn preinitialize(
     denied_wasi: &[(String, wasmtime::FuncType)],
 ) -> Result<Result<Preinitialized, String>> {
     let mut wizer = Wizer::new();
-    let entry = [export::INITIALIZE, export::START]
-        .into_iter()
-        .find(|e| original.get_export(e).is_some());
+    let entry = [export::INITIALIZE, export::START].into_iter().find(|e| original.get_export(e).is_some());
     if let Some(entry) = entry {
         wizer.init_func(entry);
     }
@@ -248,40 +225,23 @@ pub(crate) fn preinitialize(
         Ok(done) => done,
         Err(e) => return Ok(Err(format!("{e:#}"))),
     };
-    let module = Module::new(engine.wasmtime(), &instrumented)
-        .map_err(|e| Error::load(package, format!("{e:#}")))?;
+    let module = Module::new(engine.wasmtime(), &instrumented).map_err(|e| Error::load(package, format!("{e:#}")))?;
     let mut linker = linker::<JsonState>(engine);
     let pre = prepare(&mut linker, package, &module, denied_wasi)?;
     let config = engine.config();
-    let ctx = HostCtx::new(
-        package.into(),
-        Vec::new().into(),
-        config.memory_limit_bytes(),
-        config.output_limit(),
-    );
+    let ctx = HostCtx::new(package.into(), Vec::new().into(), config.memory_limit_bytes(), config.output_limit());
     let mut store = new_store(engine, ctx);
-    let instance = pre
-        .instantiate(&mut store)
-        .map_err(|e| Error::load(package, format!("cannot instantiate: {e:#}")))?;
+    let instance =
+        pre.instantiate(&mut store).map_err(|e| Error::load(package, format!("cannot instantiate: {e:#}")))?;
     let exchange = wire_and_initialize(engine, package, &mut store, &instance, true)?;
-    let snapshot = block_on(wizer.snapshot(
-        &cx,
-        &mut Capture {
-            store: &mut store,
-            instance,
-        },
-    ));
+    let snapshot = block_on(wizer.snapshot(&cx, &mut Capture { store: &mut store, instance }));
     let snapshot = match snapshot {
         Some(Ok(snapshot)) => snapshot,
         Some(Err(e)) => return Ok(Err(format!("{e:#}"))),
         None => return Ok(Err("the snapshot did not complete synchronously".into())),
     };
-    let module = Module::new(engine.wasmtime(), &snapshot).map_err(|e| {
-        Error::load(
-            package,
-            format!("the pre-initialised module does not compile: {e:#}"),
-        )
-    })?;
+    let module = Module::new(engine.wasmtime(), &snapshot)
+        .map_err(|e| Error::load(package, format!("the pre-initialised module does not compile: {e:#}")))?;
     Ok(Ok(Preinitialized { module, exchange }))
 }
 
@@ -295,16 +255,8 @@ impl<S: State> InstanceState for Capture<'_, S>
 where
     Store<HostCtx<S>>: Send,
 {
-    fn global_get(
-        &mut self,
-        name: &str,
-        _: wasmtime_wizer::ValType,
-    ) -> impl Future<Output = SnapshotVal> + Send {
-        let value = match self
-            .instance
-            .get_global(&mut *self.store, name)
-            .map(|g| g.get(&mut *self.store))
-        {
+    fn global_get(&mut self, name: &str, _: wasmtime_wizer::ValType) -> impl Future<Output = SnapshotVal> + Send {
+        let value = match self.instance.get_global(&mut *self.store, name).map(|g| g.get(&mut *self.store)) {
             Some(wasmtime::Val::I32(v)) => SnapshotVal::I32(v),
             Some(wasmtime::Val::I64(v)) => SnapshotVal::I64(v),
             Some(wasmtime::Val::F32(v)) => SnapshotVal::F32(v),
@@ -316,11 +268,7 @@ where
         std::future::ready(value)
     }
 
-    fn memory_contents(
-        &mut self,
-        name: &str,
-        contents: impl FnOnce(&[u8]) + Send,
-    ) -> impl Future<Output = ()> + Send {
+    fn memory_contents(&mut self, name: &str, contents: impl FnOnce(&[u8]) + Send) -> impl Future<Output = ()> + Send {
         if let Some(memory) = self.instance.get_memory(&mut *self.store, name) {
             contents(memory.data(&*self.store));
         }

@@ -25,9 +25,7 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::error::{Error, Result};
 use crate::names::{NameIndex, str_eq};
-use crate::state::{
-    Field, Intent, IntentKind, KeyBuilder, QName, Row, Scalar, State, StateError, Value,
-};
+use crate::state::{Field, Intent, IntentKind, KeyBuilder, QName, Row, Scalar, State, StateError, Value};
 
 /// A node of a JSON value, with nested objects and arrays shared so that
 /// handing one to a guest is a reference-count increment.
@@ -61,10 +59,7 @@ impl Node {
             Node::Float(v) => Field::Scalar(Scalar::Float64(*v)),
             Node::String(v) => Field::Scalar(Scalar::String(v)),
             Node::Bytes(v) => Field::Scalar(Scalar::Bytes(v)),
-            Node::QName(v, dot) => Field::Scalar(Scalar::QName(QName {
-                pkg: &v[..*dot],
-                entity: &v[dot + 1..],
-            })),
+            Node::QName(v, dot) => Field::Scalar(Scalar::QName(QName { pkg: &v[..*dot], entity: &v[dot + 1..] })),
             Node::Object(_) | Node::Array(_) => Field::Value(JsonValue(self.clone())),
         })
     }
@@ -108,17 +103,11 @@ impl Node {
             Node::Null => Json::Null,
             Node::Bool(v) => json!(v),
             Node::Int(v) => json!(v),
-            Node::Float(v) => serde_json::Number::from_f64(*v)
-                .map(Json::Number)
-                .unwrap_or(Json::Null),
+            Node::Float(v) => serde_json::Number::from_f64(*v).map(Json::Number).unwrap_or(Json::Null),
             Node::String(v) => json!(v),
             Node::Bytes(v) => json!({ "$bytes": BASE64.encode(v) }),
             Node::QName(v, _) => json!({ "$qname": v }),
-            Node::Object(o) => Json::Object(
-                o.iter()
-                    .map(|(k, v)| (k.to_string(), v.to_json()))
-                    .collect(),
-            ),
+            Node::Object(o) => Json::Object(o.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect()),
             Node::Array(a) => Json::Array(a.iter().map(Node::to_json).collect()),
         }
     }
@@ -146,10 +135,7 @@ impl Node {
                 }
                 let mut object = Vec::with_capacity(map.len());
                 for (name, item) in map {
-                    object.push((
-                        name.as_str().into(),
-                        Node::parse(item, &format!("{path}.{name}"))?,
-                    ));
+                    object.push((name.as_str().into(), Node::parse(item, &format!("{path}.{name}"))?));
                 }
                 Node::Object(Arc::new(object))
             }
@@ -168,16 +154,10 @@ impl Node {
                 .map(|bytes| Some(Node::Bytes(bytes.into())))
                 .map_err(|e| invalid(format!("$bytes is not base64: {e}"))),
             Some((tag, Json::String(text))) if tag == "$qname" => match text.rfind('.') {
-                Some(dot) if dot > 0 && dot + 1 < text.len() => {
-                    Ok(Some(Node::QName(text.as_str().into(), dot)))
-                }
-                _ => Err(invalid(format!(
-                    "$qname {text:?} is not <package path>.<Entity>"
-                ))),
+                Some(dot) if dot > 0 && dot + 1 < text.len() => Ok(Some(Node::QName(text.as_str().into(), dot))),
+                _ => Err(invalid(format!("$qname {text:?} is not <package path>.<Entity>"))),
             },
-            Some((tag, _)) if tag == "$bytes" || tag == "$qname" => {
-                Err(invalid(format!("{tag} takes a string")))
-            }
+            Some((tag, _)) if tag == "$bytes" || tag == "$qname" => Err(invalid(format!("{tag} takes a string"))),
             _ => Ok(None),
         }
     }
@@ -190,10 +170,7 @@ impl Node {
 impl Value for JsonValue {
     fn field(&self, name: &str) -> Option<Field<'_, Self>> {
         match &self.0 {
-            Node::Object(object) => object
-                .iter()
-                .find(|(k, _)| str_eq(k, name))
-                .and_then(|(_, v)| v.field()),
+            Node::Object(object) => object.iter().find(|(k, _)| str_eq(k, name)).and_then(|(_, v)| v.field()),
             Node::Array(_) => None,
             scalar if name.is_empty() => scalar.field(),
             _ => None,
@@ -245,8 +222,7 @@ pub struct JsonState {
 impl JsonState {
     /// Parses a state from JSON text.
     pub fn from_json_str(text: &str) -> Result<Self> {
-        let json: Json = serde_json::from_str(text)
-            .map_err(|e| Error::InvalidState(format!("not JSON: {e}")))?;
+        let json: Json = serde_json::from_str(text).map_err(|e| Error::InvalidState(format!("not JSON: {e}")))?;
         Self::from_json(&json)
     }
 
@@ -256,9 +232,7 @@ impl JsonState {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::InvalidState(format!("cannot read {}: {e}", path.display())))?;
         Self::from_json_str(&text).map_err(|e| match e {
-            Error::InvalidState(message) => {
-                Error::InvalidState(format!("{}: {message}", path.display()))
-            }
+            Error::InvalidState(message) => Error::InvalidState(format!("{}: {message}", path.display())),
             other => other,
         })
     }
@@ -266,9 +240,7 @@ impl JsonState {
     /// Builds a state from parsed JSON.
     pub fn from_json(json: &Json) -> Result<Self> {
         let Json::Object(storages) = json else {
-            return Err(Error::InvalidState(
-                "the top level must be an object of storages".into(),
-            ));
+            return Err(Error::InvalidState("the top level must be an object of storages".into()));
         };
         let mut state = JsonState::default();
         for (name, content) in storages {
@@ -280,16 +252,12 @@ impl JsonState {
                         .map(|(i, record)| parse_record(record, &format!("{name}[{i}]")))
                         .collect::<Result<_>>()?,
                 ),
-                Json::Object(map) if map.len() == 1 && map.contains_key("$error") => {
-                    match &map["$error"] {
-                        Json::String(message) => Storage::Failing(message.clone()),
-                        _ => {
-                            return Err(Error::InvalidState(format!(
-                                "{name}: $error takes a string"
-                            )));
-                        }
+                Json::Object(map) if map.len() == 1 && map.contains_key("$error") => match &map["$error"] {
+                    Json::String(message) => Storage::Failing(message.clone()),
+                    _ => {
+                        return Err(Error::InvalidState(format!("{name}: $error takes a string")));
                     }
-                }
+                },
                 _ => {
                     return Err(Error::InvalidState(format!(
                         "{name}: a storage is an array of records or {{\"$error\": message}}"
@@ -357,11 +325,7 @@ impl JsonState {
     /// insert appends a record, an update replaces the value of the first
     /// record whose storage, entity and key equal the intent's.
     pub fn apply_intent(&mut self, intent: &Json) -> Result<()> {
-        let field = |name: &str| {
-            intent
-                .get(name)
-                .ok_or_else(|| Error::InvalidState(format!("intent has no {name:?}")))
-        };
+        let field = |name: &str| intent.get(name).ok_or_else(|| Error::InvalidState(format!("intent has no {name:?}")));
         let op = field("op")?.as_str().unwrap_or_default();
         let storage = field("storage")?.as_str().unwrap_or_default().to_owned();
         let record = parse_record(intent, "intent")?;
@@ -369,8 +333,7 @@ impl JsonState {
             Some(index) => index,
             None => {
                 self.index.push(&storage);
-                self.storages
-                    .push((storage.clone(), Storage::Records(Vec::new())));
+                self.storages.push((storage.clone(), Storage::Records(Vec::new())));
                 self.storages.len() - 1
             }
         };
@@ -386,10 +349,7 @@ impl JsonState {
                 let same_key = |r: &&mut Record| {
                     r.entity == record.entity
                         && r.key.len() == record.key.len()
-                        && record
-                            .key
-                            .iter()
-                            .all(|(k, v)| r.key.iter().any(|(k2, v2)| k == k2 && v == v2))
+                        && record.key.iter().all(|(k, v)| r.key.iter().any(|(k2, v2)| k == k2 && v == v2))
                 };
                 match records.iter_mut().find(same_key) {
                     Some(existing) => existing.value = record.value,
@@ -418,58 +378,40 @@ impl JsonState {
 
 fn matches(record: &Record, key: &KeyBuilder) -> bool {
     str_eq(&record.entity, key.entity())
-        && key.fields().iter().all(|(name, wanted)| {
-            record
-                .key
-                .iter()
-                .any(|(k, v)| str_eq(k, name) && v.matches(wanted))
-        })
+        && key
+            .fields()
+            .iter()
+            .all(|(name, wanted)| record.key.iter().any(|(k, v)| str_eq(k, name) && v.matches(wanted)))
 }
 
 fn parse_record(json: &Json, path: &str) -> Result<Record> {
     let Json::Object(map) = json else {
-        return Err(Error::InvalidState(format!(
-            "{path}: a record is an object with entity, key and value"
-        )));
+        return Err(Error::InvalidState(format!("{path}: a record is an object with entity, key and value")));
     };
     let entity = match map.get("entity") {
         None => "",
         Some(Json::String(entity)) => entity,
         Some(_) => {
-            return Err(Error::InvalidState(format!(
-                "{path}.entity: must be a string"
-            )));
+            return Err(Error::InvalidState(format!("{path}.entity: must be a string")));
         }
     };
-    let key = match map
-        .get("key")
-        .map(|k| Node::parse(k, &format!("{path}.key")))
-        .transpose()?
-    {
+    let key = match map.get("key").map(|k| Node::parse(k, &format!("{path}.key"))).transpose()? {
         None => Arc::new(Vec::new()),
         Some(Node::Object(key)) => {
             if let Some((name, _)) = key.iter().find(|(_, v)| !v.is_scalar()) {
-                return Err(Error::InvalidState(format!(
-                    "{path}.key.{name}: key fields must be scalars"
-                )));
+                return Err(Error::InvalidState(format!("{path}.key.{name}: key fields must be scalars")));
             }
             key
         }
         Some(_) => {
-            return Err(Error::InvalidState(format!(
-                "{path}.key: must be an object"
-            )));
+            return Err(Error::InvalidState(format!("{path}.key: must be an object")));
         }
     };
     let value = match map.get("value") {
         Some(value) => Node::parse(value, &format!("{path}.value"))?,
         None => Node::Object(Arc::new(Vec::new())),
     };
-    Ok(Record {
-        entity: entity.into(),
-        key,
-        value,
-    })
+    Ok(Record { entity: entity.into(), key, value })
 }
 
 fn row_json(row: &Row, mut base: Map<String, Json>) -> Json {
@@ -484,11 +426,7 @@ impl State for JsonState {
     type Key = JsonValue;
 
     fn query(&self, key: &KeyBuilder) -> Result<Option<JsonValue>, StateError> {
-        Ok(self
-            .records(key.storage())?
-            .iter()
-            .find(|r| matches(r, key))
-            .map(|r| JsonValue(r.value.clone())))
+        Ok(self.records(key.storage())?.iter().find(|r| matches(r, key)).map(|r| JsonValue(r.value.clone())))
     }
 
     fn read(
@@ -496,11 +434,7 @@ impl State for JsonState {
         key: &KeyBuilder,
         each: &mut dyn FnMut(JsonValue, JsonValue) -> ControlFlow<()>,
     ) -> Result<(), StateError> {
-        for record in self
-            .records(key.storage())?
-            .iter()
-            .filter(|r| matches(r, key))
-        {
+        for record in self.records(key.storage())?.iter().filter(|r| matches(r, key)) {
             let record_key = JsonValue(Node::Object(record.key.clone()));
             if each(record_key, JsonValue(record.value.clone())).is_break() {
                 break;
@@ -536,37 +470,13 @@ mod tests {
     #[test]
     fn query_matches_storage_entity_and_partial_key_in_file_order() {
         let state = JsonState::from_json_str(STATE).unwrap();
-        let v = state
-            .query(&key(
-                "sys.View",
-                "mypkg.TestView",
-                &[("cc", Scalar::Int32(2))],
-            ))
-            .unwrap()
-            .unwrap();
+        let v = state.query(&key("sys.View", "mypkg.TestView", &[("cc", Scalar::Int32(2))])).unwrap().unwrap();
         assert_eq!(v.field("vv"), Some(Field::Scalar(Scalar::Int64(42))));
-        let first = state
-            .query(&key("sys.View", "mypkg.TestView", &[]))
-            .unwrap()
-            .unwrap();
+        let first = state.query(&key("sys.View", "mypkg.TestView", &[])).unwrap().unwrap();
         assert_eq!(first.field("vv"), Some(Field::Scalar(Scalar::Int64(41))));
-        assert!(
-            state
-                .query(&key("sys.View", "other", &[]))
-                .unwrap()
-                .is_none()
-        );
+        assert!(state.query(&key("sys.View", "other", &[])).unwrap().is_none());
         assert!(state.query(&key("sys.Missing", "", &[])).unwrap().is_none());
-        assert!(
-            state
-                .query(&key(
-                    "sys.View",
-                    "mypkg.TestView",
-                    &[("pk", Scalar::String("1"))]
-                ))
-                .unwrap()
-                .is_none()
-        );
+        assert!(state.query(&key("sys.View", "mypkg.TestView", &[("pk", Scalar::String("1"))])).unwrap().is_none());
     }
 
     #[test]
@@ -574,11 +484,7 @@ mod tests {
         let state = JsonState::from_json_str(STATE).unwrap();
         let k = key("sys.IoErrorStorage", "", &[]);
         assert_eq!(state.query(&k).unwrap_err().message(), "disk unavailable");
-        assert!(
-            state
-                .read(&k, &mut |_, _| ControlFlow::Continue(()))
-                .is_err()
-        );
+        assert!(state.read(&k, &mut |_, _| ControlFlow::Continue(())).is_err());
     }
 
     #[test]
@@ -586,13 +492,10 @@ mod tests {
         let state = JsonState::from_json_str(STATE).unwrap();
         let mut seen = Vec::new();
         state
-            .read(
-                &key("sys.View", "mypkg.TestView", &[("pk", Scalar::Int64(1))]),
-                &mut |k, v| {
-                    seen.push((k.to_json()["cc"].clone(), v.to_json()["vv"].clone()));
-                    ControlFlow::Continue(())
-                },
-            )
+            .read(&key("sys.View", "mypkg.TestView", &[("pk", Scalar::Int64(1))]), &mut |k, v| {
+                seen.push((k.to_json()["cc"].clone(), v.to_json()["vv"].clone()));
+                ControlFlow::Continue(())
+            })
             .unwrap();
         assert_eq!(seen, vec![(json!(1), json!(41)), (json!(2), json!(42))]);
         let mut count = 0;
@@ -610,34 +513,16 @@ mod tests {
         let state = JsonState::from_json_str(STATE).unwrap();
         let v = state.query(&key("sys.Typed", "", &[])).unwrap().unwrap();
         assert_eq!(v.field("b"), Some(Field::Scalar(Scalar::Bytes(&[0, 1, 2]))));
-        assert_eq!(
-            v.field("q"),
-            Some(Field::Scalar(Scalar::QName(QName {
-                pkg: "github.com/a/b",
-                entity: "Entity"
-            })))
-        );
+        assert_eq!(v.field("q"), Some(Field::Scalar(Scalar::QName(QName { pkg: "github.com/a/b", entity: "Entity" }))));
         assert_eq!(v.field("f"), Some(Field::Scalar(Scalar::Float64(1.5))));
         assert_eq!(v.field("t"), Some(Field::Scalar(Scalar::Bool(true))));
         assert_eq!(v.field("nope"), None);
-        let cc = state
-            .query(&key("sys.CommandContext", "", &[]))
-            .unwrap()
-            .unwrap();
-        let Some(Field::Value(arg)) = cc.field("ArgumentObject") else {
-            panic!("nested object")
-        };
-        let Some(Field::Value(items)) = arg.field("Items") else {
-            panic!("nested array")
-        };
+        let cc = state.query(&key("sys.CommandContext", "", &[])).unwrap().unwrap();
+        let Some(Field::Value(arg)) = cc.field("ArgumentObject") else { panic!("nested object") };
+        let Some(Field::Value(items)) = arg.field("Items") else { panic!("nested array") };
         assert_eq!(items.len(), Some(1));
-        let Some(Field::Value(item)) = items.element(0) else {
-            panic!("element")
-        };
-        assert_eq!(
-            item.field("SinglePrice"),
-            Some(Field::Scalar(Scalar::Int64(100)))
-        );
+        let Some(Field::Value(item)) = items.element(0) else { panic!("element") };
+        assert_eq!(item.field("SinglePrice"), Some(Field::Scalar(Scalar::Int64(100))));
         assert_eq!(items.element(1), None);
         let scalar = state.query(&key("sys.Scalar", "", &[])).unwrap().unwrap();
         assert_eq!(scalar.field(""), Some(Field::Scalar(Scalar::Int64(7))));
@@ -662,63 +547,32 @@ mod tests {
     #[test]
     fn intents_render_and_apply() {
         let mut state = JsonState::from_json_str(STATE).unwrap();
-        let k = key(
-            "sys.View",
-            "mypkg.TestView",
-            &[("pk", Scalar::Int32(1)), ("cc", Scalar::Int32(1))],
-        );
+        let k = key("sys.View", "mypkg.TestView", &[("pk", Scalar::Int32(1)), ("cc", Scalar::Int32(1))]);
         let existing = state.query(&k).unwrap().unwrap();
         let mut row = Row::default();
         row.put("vv", Scalar::Int32(42));
         row.put("f", Scalar::Float32(0.1));
-        let update = JsonState::intent_json(&Intent {
-            kind: IntentKind::Update {
-                existing: &existing,
-            },
-            key: &k,
-            value: &row,
-        });
+        let update =
+            JsonState::intent_json(&Intent { kind: IntentKind::Update { existing: &existing }, key: &k, value: &row });
         assert_eq!(
             update,
             json!({"op": "update", "storage": "sys.View", "entity": "mypkg.TestView",
                    "key": {"pk": 1, "cc": 1}, "value": {"vv": 42, "f": 0.1}})
         );
         state.apply_intent(&update).unwrap();
-        assert_eq!(
-            state.query(&k).unwrap().unwrap().field("vv"),
-            Some(Field::Scalar(Scalar::Int64(42)))
-        );
+        assert_eq!(state.query(&k).unwrap().unwrap().field("vv"), Some(Field::Scalar(Scalar::Int64(42))));
 
         let insert_key = key("sys.New", "", &[("id", Scalar::Int64(9))]);
         let mut row = Row::default();
-        row.put(
-            "q",
-            Scalar::QName(QName {
-                pkg: "a.b",
-                entity: "C",
-            }),
-        );
-        let insert = JsonState::intent_json(&Intent {
-            kind: IntentKind::Insert,
-            key: &insert_key,
-            value: &row,
-        });
+        row.put("q", Scalar::QName(QName { pkg: "a.b", entity: "C" }));
+        let insert = JsonState::intent_json(&Intent { kind: IntentKind::Insert, key: &insert_key, value: &row });
         assert_eq!(insert["value"], json!({"q": {"$qname": "a.b.C"}}));
         state.apply_intent(&insert).unwrap();
         assert!(state.query(&insert_key).unwrap().is_some());
-        assert_eq!(
-            state.to_json()["sys.New"],
-            json!([{"key": {"id": 9}, "value": {"q": {"$qname": "a.b.C"}}}])
-        );
+        assert_eq!(state.to_json()["sys.New"], json!([{"key": {"id": 9}, "value": {"q": {"$qname": "a.b.C"}}}]));
 
         let mut orphan = update.clone();
         orphan["key"] = json!({"pk": 99});
-        assert!(
-            state
-                .apply_intent(&orphan)
-                .unwrap_err()
-                .to_string()
-                .contains("not in sys.View")
-        );
+        assert!(state.apply_intent(&orphan).unwrap_err().to_string().contains("not in sys.View"));
     }
 }

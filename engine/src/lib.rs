@@ -49,9 +49,7 @@ mod worker;
 pub use error::{Error, ErrorKind, Result, Site};
 pub use json_state::{JsonState, JsonValue};
 pub use package::{Config, Engine, Isolation, Package};
-pub use state::{
-    Field, Intent, IntentKind, KeyBuilder, QName, Row, Scalar, State, StateError, Value,
-};
+pub use state::{Field, Intent, IntentKind, KeyBuilder, QName, Row, Scalar, State, StateError, Value};
 pub use worker::{Invocation, Stats, Worker};
 
 #[cfg(test)]

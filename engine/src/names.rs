@@ -93,11 +93,7 @@ impl NameIndex {
     pub(crate) fn get(&self, name: &str) -> Option<usize> {
         let hash = name_hash(name.as_bytes());
         let start = self.entries.partition_point(|e| e.0 < hash);
-        self.entries[start..]
-            .iter()
-            .take_while(|e| e.0 == hash)
-            .map(|e| e.1)
-            .find(|&i| str_eq(&self.names[i], name))
+        self.entries[start..].iter().take_while(|e| e.0 == hash).map(|e| e.1).find(|&i| str_eq(&self.names[i], name))
     }
 }
 
@@ -107,17 +103,8 @@ mod tests {
 
     #[test]
     fn bytes_eq_agrees_with_slice_eq() {
-        let samples: [&[u8]; 9] = [
-            b"",
-            b"a",
-            b"b",
-            b"sys.Event",
-            b"sys.Evenu",
-            b"sys.Even",
-            b"12345678",
-            b"123456789",
-            b"12345679",
-        ];
+        let samples: [&[u8]; 9] =
+            [b"", b"a", b"b", b"sys.Event", b"sys.Evenu", b"sys.Even", b"12345678", b"123456789", b"12345679"];
         for a in samples {
             for b in samples {
                 assert_eq!(bytes_eq(a, b), a == b, "{a:?} {b:?}");

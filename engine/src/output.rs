@@ -17,10 +17,7 @@ pub(crate) struct Output {
 
 impl Output {
     pub(crate) fn new(limit: usize) -> Self {
-        Output {
-            limit,
-            ..Output::default()
-        }
+        Output { limit, ..Output::default() }
     }
 
     pub(crate) fn clear(&mut self) {
@@ -73,10 +70,7 @@ impl Output {
     pub(crate) fn text(&self) -> String {
         let mut text = String::from_utf8_lossy(&self.captured).into_owned();
         if self.dropped > 0 {
-            text.push_str(&format!(
-                "\n[extwasm: {} more bytes of output dropped]",
-                self.dropped
-            ));
+            text.push_str(&format!("\n[extwasm: {} more bytes of output dropped]", self.dropped));
         }
         text
     }
@@ -96,10 +90,7 @@ mod tests {
         out.write(0, b"ic: negative ");
         out.write(0, b"order amount\n");
         out.write(1, b"panic: second one\n");
-        assert_eq!(
-            out.panic_message().as_deref(),
-            Some("negative order amount")
-        );
+        assert_eq!(out.panic_message().as_deref(), Some("negative order amount"));
         assert!(out.text().starts_with("lots of chatter\n"));
         assert!(out.text().contains("more bytes of output dropped"));
     }

@@ -145,8 +145,7 @@ impl Config {
 
     /// The restore threshold in pages.
     pub fn get_restore_threshold_pages(&self) -> u32 {
-        self.restore_threshold_pages
-            .unwrap_or(self.memory_limit_pages / 2)
+        self.restore_threshold_pages.unwrap_or(self.memory_limit_pages / 2)
     }
 
     /// Whether out-of-memory invocations are retried.
@@ -244,9 +243,7 @@ impl Engine {
             .max_tables_per_module(1)
             .table_elements(1 << 17)
             .max_memory_size(config.memory_limit_bytes())
-            .linear_memory_keep_resident(
-                config.keep_resident_bytes.min(config.memory_limit_bytes()),
-            )
+            .linear_memory_keep_resident(config.keep_resident_bytes.min(config.memory_limit_bytes()))
             .table_keep_resident(64 << 10)
             // Reset only the pages a guest dirtied (PAGEMAP_SCAN, Linux 6.7+).
             .pagemap_scan(wasmtime::Enabled::Auto);
@@ -256,14 +253,12 @@ impl Engine {
             .memory_init_cow(true)
             .epoch_interruption(config.timeout.is_some())
             .consume_fuel(config.fuel.is_some());
-        let wasmtime = wasmtime::Engine::new(&wasmtime_config)
-            .map_err(|e| Error::Config(format!("wasmtime: {e:#}")))?;
+        let wasmtime =
+            wasmtime::Engine::new(&wasmtime_config).map_err(|e| Error::Config(format!("wasmtime: {e:#}")))?;
         if config.timeout.is_some() {
             spawn_ticker(&wasmtime);
         }
-        Ok(Engine {
-            inner: Arc::new(EngineInner { wasmtime, config }),
-        })
+        Ok(Engine { inner: Arc::new(EngineInner { wasmtime, config }) })
     }
 
     /// The configuration.
@@ -282,8 +277,8 @@ impl Engine {
     /// result as the package's snapshot (see [`Package::preinitialized`]):
     /// every instance starts from it, and every restore returns to it.
     pub fn load_package(&self, name: &str, wasm: &[u8], extensions: &[&str]) -> Result<Package> {
-        let binary = wat::parse_bytes(wasm)
-            .map_err(|e| Error::load(name, format!("not a valid WebAssembly module: {e}")))?;
+        let binary =
+            wat::parse_bytes(wasm).map_err(|e| Error::load(name, format!("not a valid WebAssembly module: {e}")))?;
         let module = wasmtime::Module::new(self.wasmtime(), &binary)
             .map_err(|e| Error::load(name, format!("not a valid WebAssembly module: {e:#}")))?;
         let mut inner = Package::validate(self, name, module, extensions)?;
@@ -294,21 +289,14 @@ impl Engine {
             }
             Err(reason) => inner.not_preinitialized = Some(reason),
         }
-        Ok(Package {
-            inner: Arc::new(inner),
-        })
+        Ok(Package { inner: Arc::new(inner) })
     }
 
     /// [`Engine::load_package`] from a file.
-    pub fn load_package_file(
-        &self,
-        name: &str,
-        path: impl AsRef<Path>,
-        extensions: &[&str],
-    ) -> Result<Package> {
+    pub fn load_package_file(&self, name: &str, path: impl AsRef<Path>, extensions: &[&str]) -> Result<Package> {
         let path = path.as_ref();
-        let wasm = std::fs::read(path)
-            .map_err(|e| Error::load(name, format!("cannot read {}: {e}", path.display())))?;
+        let wasm =
+            std::fs::read(path).map_err(|e| Error::load(name, format!("cannot read {}: {e}", path.display())))?;
         self.load_package(name, &wasm, extensions)
     }
 }
@@ -379,19 +367,11 @@ impl Package {
         self.inner.extension_index.get(extension)
     }
 
-    fn validate(
-        engine: &Engine,
-        name: &str,
-        module: wasmtime::Module,
-        extensions: &[&str],
-    ) -> Result<PackageInner> {
+    fn validate(engine: &Engine, name: &str, module: wasmtime::Module, extensions: &[&str]) -> Result<PackageInner> {
         let fail = |message: String| Error::load(name, message);
         let func_export = |export_name: &str| match module.get_export(export_name) {
             Some(ExternType::Func(ty)) => Ok(Some(ty)),
-            Some(other) => Err(fail(format!(
-                "export {export_name:?} is a {}, not a function",
-                extern_kind(&other)
-            ))),
+            Some(other) => Err(fail(format!("export {export_name:?} is a {}, not a function", extern_kind(&other)))),
             None => Ok(None),
         };
 
@@ -413,10 +393,7 @@ impl Package {
                 export::ABI_VERSION
             )));
         }
-        for known in abi::GUEST_EXPORTS
-            .iter()
-            .filter(|e| e.name != export::MEMORY)
-        {
+        for known in abi::GUEST_EXPORTS.iter().filter(|e| e.name != export::MEMORY) {
             if let Some(ty) = func_export(known.name)? {
                 check_signature(&ty, known.params, known.results).map_err(|found| {
                     fail(format!(
@@ -439,9 +416,7 @@ impl Package {
             match func_export(extension)? {
                 None => return Err(fail(format!("module exports no extension {extension:?}"))),
                 Some(ty) => check_signature(&ty, &[], &[]).map_err(|found| {
-                    fail(format!(
-                        "extension {extension:?} has signature {found}, extensions must be () -> ()"
-                    ))
+                    fail(format!("extension {extension:?} has signature {found}, extensions must be () -> ()"))
                 })?,
             }
             if names.iter().any(|n| **n == *extension) {
@@ -481,9 +456,7 @@ impl Package {
                 }
                 reads_values |= host.function == abi::HostFunction::ReadValues;
             } else if module_name == abi::WASI_MODULE {
-                if let Some((_, params, results)) =
-                    wasi::SUPPORTED.iter().find(|(n, ..)| *n == field)
-                {
+                if let Some((_, params, results)) = wasi::SUPPORTED.iter().find(|(n, ..)| *n == field) {
                     check_signature(&ty, params, results).map_err(|found| {
                         fail(format!(
                             "import {module_name}.{field} has signature {found}, WASI preview 1 says {}",
@@ -491,9 +464,7 @@ impl Package {
                         ))
                     })?;
                 } else if wasi::DENIED.contains(&field) {
-                    if ty.results().len() != 1
-                        || !matches!(ty.results().next(), Some(wasmtime::ValType::I32))
-                    {
+                    if ty.results().len() != 1 || !matches!(ty.results().next(), Some(wasmtime::ValType::I32)) {
                         return Err(fail(format!(
                             "import {module_name}.{field} has signature {}, WASI preview 1 functions return an i32 errno",
                             render_func(&ty)
@@ -521,10 +492,7 @@ impl Package {
             )));
         }
         if reads_values && func_export(export::ON_READ_VALUE)?.is_none() {
-            return Err(fail(format!(
-                "module imports hostReadValues but exports no {}",
-                export::ON_READ_VALUE
-            )));
+            return Err(fail(format!("module imports hostReadValues but exports no {}", export::ON_READ_VALUE)));
         }
 
         Ok(PackageInner {
@@ -566,22 +534,12 @@ fn check_signature(ty: &FuncType, params: &[ValType], results: &[ValType]) -> Re
     let same = |found: &mut dyn ExactSizeIterator<Item = wasmtime::ValType>, want: &[ValType]| {
         found.len() == want.len() && found.zip(want).all(|(f, w)| to_abi(&f) == Some(*w))
     };
-    if same(&mut ty.params(), params) && same(&mut ty.results(), results) {
-        Ok(())
-    } else {
-        Err(render_func(ty))
-    }
+    if same(&mut ty.params(), params) && same(&mut ty.results(), results) { Ok(()) } else { Err(render_func(ty)) }
 }
 
 /// `(i64, i32) -> i64`, `() -> ()`.
 pub(crate) fn render(params: &[ValType], results: &[ValType]) -> String {
-    let list = |types: &[ValType]| {
-        types
-            .iter()
-            .map(|t| t.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let list = |types: &[ValType]| types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ");
     let results = match results {
         [] => "()".to_owned(),
         [one] => one.as_str().to_owned(),

@@ -154,21 +154,12 @@ pub struct StateError {
 impl StateError {
     /// An error with a message only.
     pub fn new(message: impl Into<String>) -> Self {
-        StateError {
-            message: message.into(),
-            source: None,
-        }
+        StateError { message: message.into(), source: None }
     }
 
     /// An error with a message and the underlying cause.
-    pub fn with_source(
-        message: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        StateError {
-            message: message.into(),
-            source: Some(Box::new(source)),
-        }
+    pub fn with_source(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StateError { message: message.into(), source: Some(Box::new(source)) }
     }
 
     /// The message.
@@ -189,9 +180,7 @@ impl fmt::Display for StateError {
 
 impl std::error::Error for StateError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -299,17 +288,12 @@ impl Row {
             self.fields[i].value = stored;
         } else {
             let name = self.push_text(name);
-            self.fields.push(RowField {
-                name,
-                value: stored,
-            });
+            self.fields.push(RowField { name, value: stored });
         }
     }
 
     fn position(&self, name: &str) -> Option<usize> {
-        self.fields
-            .iter()
-            .position(|f| str_eq(self.name_of(f), name))
+        self.fields.iter().position(|f| str_eq(self.name_of(f), name))
     }
 
     fn name_of(&self, field: &RowField) -> &str {
@@ -334,15 +318,12 @@ impl Row {
 
     /// The value of field `name`.
     pub fn get(&self, name: &str) -> Option<Scalar<'_>> {
-        self.position(name)
-            .map(|i| self.scalar(self.fields[i].value))
+        self.position(name).map(|i| self.scalar(self.fields[i].value))
     }
 
     /// The fields as (name, value), in the order their names were first put.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, Scalar<'_>)> + '_ {
-        self.fields
-            .iter()
-            .map(|f| (self.name_of(f), self.scalar(f.value)))
+        self.fields.iter().map(|f| (self.name_of(f), self.scalar(f.value)))
     }
 }
 
@@ -399,11 +380,7 @@ impl KeyBuilder {
 
 impl fmt::Display for KeyBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "storage {:?}, entity {:?}, key {{",
-            self.storage, self.entity
-        )?;
+        write!(f, "storage {:?}, entity {:?}, key {{", self.storage, self.entity)?;
         for (i, (name, value)) in self.fields.iter().enumerate() {
             let sep = if i == 0 { "" } else { ", " };
             write!(f, "{sep}{name}: {value}")?;
@@ -444,19 +421,15 @@ pub(crate) fn check_type<V>(field: &Field<'_, V>, want: FieldType) -> Result<(),
         (Field::Value(_), _) => false,
         (Field::Scalar(s), want) => matches!(
             (s, want),
-            (
-                Scalar::Int32(_) | Scalar::Int64(_),
-                FieldType::Int32 | FieldType::Int64
-            ) | (
-                Scalar::Int32(_) | Scalar::Int64(_) | Scalar::Float32(_) | Scalar::Float64(_),
-                FieldType::Float32 | FieldType::Float64
-            ) | (Scalar::Bool(_), FieldType::Bool)
+            (Scalar::Int32(_) | Scalar::Int64(_), FieldType::Int32 | FieldType::Int64)
+                | (
+                    Scalar::Int32(_) | Scalar::Int64(_) | Scalar::Float32(_) | Scalar::Float64(_),
+                    FieldType::Float32 | FieldType::Float64
+                )
+                | (Scalar::Bool(_), FieldType::Bool)
                 | (Scalar::String(_), FieldType::String | FieldType::Bytes)
                 | (Scalar::Bytes(_), FieldType::Bytes)
-                | (
-                    Scalar::QName(_),
-                    FieldType::QName | FieldType::QNamePkg | FieldType::QNameEntity
-                )
+                | (Scalar::QName(_), FieldType::QName | FieldType::QNamePkg | FieldType::QNameEntity)
         ),
     };
     if ok { Ok(()) } else { Err(field.type_name()) }
@@ -473,24 +446,9 @@ mod tests {
         row.put("b", Scalar::String("x"));
         row.put("a", Scalar::String("second"));
         let fields: Vec<_> = row.iter().collect();
-        assert_eq!(
-            fields,
-            vec![("a", Scalar::String("second")), ("b", Scalar::String("x"))]
-        );
-        row.put(
-            "q",
-            Scalar::QName(QName {
-                pkg: "a.b/c",
-                entity: "E",
-            }),
-        );
-        assert_eq!(
-            row.get("q"),
-            Some(Scalar::QName(QName {
-                pkg: "a.b/c",
-                entity: "E"
-            }))
-        );
+        assert_eq!(fields, vec![("a", Scalar::String("second")), ("b", Scalar::String("x"))]);
+        row.put("q", Scalar::QName(QName { pkg: "a.b/c", entity: "E" }));
+        assert_eq!(row.get("q"), Some(Scalar::QName(QName { pkg: "a.b/c", entity: "E" })));
         row.clear();
         assert!(row.is_empty());
         assert_eq!(row.get("a"), None);
@@ -501,10 +459,7 @@ mod tests {
         let mut key = KeyBuilder::new("sys.View", "pkg.V");
         key.put("pk", Scalar::Int32(1));
         key.put("s", Scalar::String("x"));
-        assert_eq!(
-            key.to_string(),
-            r#"storage "sys.View", entity "pkg.V", key {pk: 1, s: "x"}"#
-        );
+        assert_eq!(key.to_string(), r#"storage "sys.View", entity "pkg.V", key {pk: 1, s: "x"}"#);
     }
 
     #[test]

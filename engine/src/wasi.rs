@@ -74,11 +74,7 @@ pub(crate) const DENIED: &[&str] = &[
 
 /// The errno a denied function answers.
 fn denied_errno(name: &str) -> i32 {
-    if name.starts_with("path_") {
-        ERRNO_NOTCAPABLE
-    } else {
-        ERRNO_BADF
-    }
+    if name.starts_with("path_") { ERRNO_NOTCAPABLE } else { ERRNO_BADF }
 }
 
 type Ctx<'a, S> = Caller<'a, HostCtx<S>>;
@@ -97,9 +93,7 @@ fn with_memory<S: State>(
 }
 
 fn write_u32(mem: &mut [u8], ptr: i32, value: u32, argument: &'static str) -> Result<(), Fault> {
-    guest_bytes_mut(mem, ptr, 4)
-        .map_err(|e| e.fault(argument))?
-        .copy_from_slice(&value.to_le_bytes());
+    guest_bytes_mut(mem, ptr, 4).map_err(|e| e.fault(argument))?.copy_from_slice(&value.to_le_bytes());
     Ok(())
 }
 
@@ -135,12 +129,7 @@ fn fd_write<S: State>(
     })
 }
 
-fn clock_time_get<S: State>(
-    mut caller: Ctx<'_, S>,
-    id: i32,
-    _precision: i64,
-    out: i32,
-) -> wasmtime::Result<i32> {
+fn clock_time_get<S: State>(mut caller: Ctx<'_, S>, id: i32, _precision: i64, out: i32) -> wasmtime::Result<i32> {
     with_memory(&mut caller, "clock_time_get", |mem, ctx| {
         let nanos = match id {
             0 => std::time::SystemTime::now()
@@ -150,9 +139,7 @@ fn clock_time_get<S: State>(
             1..=3 => ctx.started.elapsed().as_nanos() as u64 + 1,
             _ => return Ok(ERRNO_INVAL),
         };
-        guest_bytes_mut(mem, out, 8)
-            .map_err(|e| e.fault("time"))?
-            .copy_from_slice(&nanos.to_le_bytes());
+        guest_bytes_mut(mem, out, 8).map_err(|e| e.fault("time"))?.copy_from_slice(&nanos.to_le_bytes());
         Ok(ERRNO_SUCCESS)
     })
 }
@@ -160,21 +147,12 @@ fn clock_time_get<S: State>(
 fn random_get<S: State>(mut caller: Ctx<'_, S>, buf: i32, len: i32) -> wasmtime::Result<i32> {
     with_memory(&mut caller, "random_get", |mem, _| {
         let dst = guest_bytes_mut(mem, buf, len).map_err(|e| e.fault("buf"))?;
-        Ok(if getrandom::fill(dst).is_ok() {
-            ERRNO_SUCCESS
-        } else {
-            ERRNO_IO
-        })
+        Ok(if getrandom::fill(dst).is_ok() { ERRNO_SUCCESS } else { ERRNO_IO })
     })
 }
 
 /// `args_sizes_get` / `environ_sizes_get`: zero entries, zero bytes.
-fn sizes_get<S: State>(
-    mut caller: Ctx<'_, S>,
-    call: &'static str,
-    count: i32,
-    size: i32,
-) -> wasmtime::Result<i32> {
+fn sizes_get<S: State>(mut caller: Ctx<'_, S>, call: &'static str, count: i32, size: i32) -> wasmtime::Result<i32> {
     with_memory(&mut caller, call, |mem, _| {
         write_u32(mem, count, 0, "count")?;
         write_u32(mem, size, 0, "bufSize")?;
@@ -198,17 +176,13 @@ fn poll_oneoff<S: State>(
             return Ok(ERRNO_INVAL);
         }
         for i in 0..nsubs {
-            let sub = guest_bytes(
-                mem,
-                subs.wrapping_add(i.wrapping_mul(SUBSCRIPTION)),
-                SUBSCRIPTION,
-            )
-            .map_err(|e| e.fault("in"))?;
+            let sub = guest_bytes(mem, subs.wrapping_add(i.wrapping_mul(SUBSCRIPTION)), SUBSCRIPTION)
+                .map_err(|e| e.fault("in"))?;
             let userdata: [u8; 8] = sub[0..8].try_into().expect("8 bytes");
             let tag = sub[8];
             let error: u16 = if tag == 0 { 0 } else { ERRNO_BADF as u16 };
-            let event = guest_bytes_mut(mem, events.wrapping_add(i.wrapping_mul(EVENT)), EVENT)
-                .map_err(|e| e.fault("out"))?;
+            let event =
+                guest_bytes_mut(mem, events.wrapping_add(i.wrapping_mul(EVENT)), EVENT).map_err(|e| e.fault("out"))?;
             event.fill(0);
             event[0..8].copy_from_slice(&userdata);
             event[8..10].copy_from_slice(&error.to_le_bytes());
@@ -223,26 +197,17 @@ fn poll_oneoff<S: State>(
 pub(crate) fn define<S: State>(linker: &mut Linker<HostCtx<S>>) -> wasmtime::Result<()> {
     let m = WASI_MODULE;
     linker.func_wrap(m, "fd_write", fd_write::<S>)?;
-    linker.func_wrap(
-        m,
-        "proc_exit",
-        |mut caller: Ctx<'_, S>, code: i32| -> wasmtime::Result<()> {
-            Err(caller.data_mut().fail("proc_exit", Fault::Exit(code)))
-        },
-    )?;
+    linker.func_wrap(m, "proc_exit", |mut caller: Ctx<'_, S>, code: i32| -> wasmtime::Result<()> {
+        Err(caller.data_mut().fail("proc_exit", Fault::Exit(code)))
+    })?;
     linker.func_wrap(m, "clock_time_get", clock_time_get::<S>)?;
     linker.func_wrap(m, "random_get", random_get::<S>)?;
-    linker.func_wrap(m, "args_sizes_get", |c: Ctx<'_, S>, a: i32, b: i32| {
-        sizes_get(c, "args_sizes_get", a, b)
-    })?;
-    linker.func_wrap(m, "environ_sizes_get", |c: Ctx<'_, S>, a: i32, b: i32| {
-        sizes_get(c, "environ_sizes_get", a, b)
-    })?;
+    linker.func_wrap(m, "args_sizes_get", |c: Ctx<'_, S>, a: i32, b: i32| sizes_get(c, "args_sizes_get", a, b))?;
+    linker
+        .func_wrap(m, "environ_sizes_get", |c: Ctx<'_, S>, a: i32, b: i32| sizes_get(c, "environ_sizes_get", a, b))?;
     // With zero entries there is nothing to write.
     linker.func_wrap(m, "args_get", |_: Ctx<'_, S>, _: i32, _: i32| ERRNO_SUCCESS)?;
-    linker.func_wrap(m, "environ_get", |_: Ctx<'_, S>, _: i32, _: i32| {
-        ERRNO_SUCCESS
-    })?;
+    linker.func_wrap(m, "environ_get", |_: Ctx<'_, S>, _: i32, _: i32| ERRNO_SUCCESS)?;
     linker.func_wrap(m, "sched_yield", |_: Ctx<'_, S>| ERRNO_SUCCESS)?;
     linker.func_wrap(m, "poll_oneoff", poll_oneoff::<S>)?;
     Ok(())

@@ -19,7 +19,8 @@ use crate::state::{Intent, State};
 pub struct Stats {
     /// Invocations asked for (a retry is not a second one).
     pub invocations: u64,
-    /// Invocations that failed.
+    /// Invocations that failed (an out-of-memory attempt that a retry
+    /// rescued is counted in `retries`, not here).
     pub failures: u64,
     /// Failures by kind.
     pub failures_by_kind: HashMap<ErrorKind, u64>,
@@ -65,12 +66,7 @@ impl<S: State> PackageInstance<S> {
             Some(live) => live.store.into_data(),
             None => new_ctx(engine, &self.package),
         };
-        self.live = Some(instance::instantiate(
-            engine,
-            &self.package.inner,
-            &self.pre,
-            ctx,
-        )?);
+        self.live = Some(instance::instantiate(engine, &self.package.inner, &self.pre, ctx)?);
         self.needs_restore = false;
         let took = started.elapsed();
         self.stats.restores += 1;
@@ -92,9 +88,7 @@ impl<S: State> PackageInstance<S> {
             store.set_epoch_deadline(timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64 + 1);
         }
         if let Some(fuel) = config.get_fuel() {
-            store
-                .set_fuel(fuel)
-                .map_err(|e| Error::Config(format!("fuel: {e:#}")))?;
+            store.set_fuel(fuel).map_err(|e| Error::Config(format!("fuel: {e:#}")))?;
         }
         let ctx = store.data_mut();
         ctx.begin(index);
@@ -124,11 +118,7 @@ fn new_ctx<S: State>(engine: &Engine, package: &Package) -> HostCtx<S> {
 impl<S: State> Worker<S> {
     /// A worker with no packages yet.
     pub fn new(engine: &Engine) -> Self {
-        Worker {
-            engine: engine.clone(),
-            linker: instance::linker(engine),
-            instances: Vec::new(),
-        }
+        Worker { engine: engine.clone(), linker: instance::linker(engine), instances: Vec::new() }
     }
 
     /// Instantiates `package` in this worker from its snapshot. Adding a
@@ -138,18 +128,8 @@ impl<S: State> Worker<S> {
         if !wasmtime::Engine::same(package.inner.engine.wasmtime(), self.engine.wasmtime()) {
             return Err(Error::load(name, "package was compiled by another engine"));
         }
-        let pre = instance::prepare(
-            &mut self.linker,
-            name,
-            &package.inner.module,
-            &package.inner.denied_wasi,
-        )?;
-        let live = instance::instantiate(
-            &self.engine,
-            &package.inner,
-            &pre,
-            new_ctx(&self.engine, package),
-        )?;
+        let pre = instance::prepare(&mut self.linker, name, &package.inner.module, &package.inner.denied_wasi)?;
+        let live = instance::instantiate(&self.engine, &package.inner, &pre, new_ctx(&self.engine, package))?;
         let instance = PackageInstance {
             package: package.clone(),
             pre,
@@ -172,20 +152,9 @@ impl<S: State> Worker<S> {
     /// out of memory is retried once on the restored instance (see
     /// [`crate::Config::retry_out_of_memory`]); the retry starts with no
     /// intents, so none is handed over twice.
-    pub fn invoke(
-        &mut self,
-        package: &str,
-        extension: &str,
-        state: &S,
-    ) -> Result<Invocation<'_, S>> {
-        let Some(instance) = self
-            .instances
-            .iter_mut()
-            .find(|i| str_eq(&i.package.inner.name, package))
-        else {
-            return Err(Error::UnknownPackage {
-                package: package.to_owned(),
-            });
+    pub fn invoke(&mut self, package: &str, extension: &str, state: &S) -> Result<Invocation<'_, S>> {
+        let Some(instance) = self.instances.iter_mut().find(|i| str_eq(&i.package.inner.name, package)) else {
+            return Err(Error::UnknownPackage { package: package.to_owned() });
         };
         let Some(index) = instance.package.extension_index(extension) else {
             return Err(Error::UnknownExtension {
@@ -202,83 +171,54 @@ impl<S: State> Worker<S> {
             match instance.call(engine, index, state) {
                 Ok(()) => break Ok(()),
                 Err(error) => {
-                    instance.stats.failures += 1;
-                    *instance
-                        .stats
-                        .failures_by_kind
-                        .entry(error.kind())
-                        .or_default() += 1;
                     // Restore now, so that memory is released and the next
                     // invocation does not pay for it; if that fails, the next
                     // invocation tries again.
                     instance.needs_restore = true;
                     let _ = instance.restore(engine);
-                    if error.kind() == ErrorKind::MemoryLimit
-                        && config.get_retry_out_of_memory()
-                        && !retried
-                    {
+                    if error.kind() == ErrorKind::MemoryLimit && config.get_retry_out_of_memory() && !retried {
                         retried = true;
                         instance.stats.retries += 1;
                         continue;
                     }
+                    instance.stats.failures += 1;
+                    *instance.stats.failures_by_kind.entry(error.kind()).or_default() += 1;
                     break Err(error);
                 }
             }
         };
         if let Some(live) = &instance.live {
-            instance.stats.peak_memory_bytes = instance
-                .stats
-                .peak_memory_bytes
-                .max(live.store.data().limiter.peak_bytes);
+            instance.stats.peak_memory_bytes =
+                instance.stats.peak_memory_bytes.max(live.store.data().limiter.peak_bytes);
         }
         outcome?;
-        let live = instance
-            .live
-            .as_ref()
-            .expect("a successful call leaves a live instance");
+        let live = instance.live.as_ref().expect("a successful call leaves a live instance");
         let memory_bytes = memory_bytes(&live.store);
         if config.get_isolation() == Isolation::Fresh
-            || memory_bytes
-                > config.get_restore_threshold_pages() as usize
-                    * extwasm_abi::WASM_PAGE_SIZE as usize
+            || memory_bytes > config.get_restore_threshold_pages() as usize * extwasm_abi::WASM_PAGE_SIZE as usize
         {
             instance.needs_restore = true;
         }
-        Ok(Invocation {
-            ctx: live.store.data(),
-            memory_bytes,
-        })
+        Ok(Invocation { ctx: live.store.data(), memory_bytes })
     }
 
     /// Restores `package`'s instance to its snapshot now (it is otherwise
     /// restored after failures and when its memory passes the threshold).
     pub fn restore(&mut self, package: &str) -> Result<()> {
-        match self
-            .instances
-            .iter_mut()
-            .find(|i| str_eq(&i.package.inner.name, package))
-        {
+        match self.instances.iter_mut().find(|i| str_eq(&i.package.inner.name, package)) {
             Some(instance) => instance.restore(&self.engine),
-            None => Err(Error::UnknownPackage {
-                package: package.to_owned(),
-            }),
+            None => Err(Error::UnknownPackage { package: package.to_owned() }),
         }
     }
 
     /// Counters of `package` in this worker.
     pub fn stats(&self, package: &str) -> Option<&Stats> {
-        self.instances
-            .iter()
-            .find(|i| str_eq(&i.package.inner.name, package))
-            .map(|i| &i.stats)
+        self.instances.iter().find(|i| str_eq(&i.package.inner.name, package)).map(|i| &i.stats)
     }
 
     /// Current memory size of `package`'s instance, in bytes.
     pub fn memory_bytes(&self, package: &str) -> Option<usize> {
-        let instance = self
-            .instances
-            .iter()
-            .find(|i| str_eq(&i.package.inner.name, package))?;
+        let instance = self.instances.iter().find(|i| str_eq(&i.package.inner.name, package))?;
         instance.live.as_ref().map(|live| memory_bytes(&live.store))
     }
 
@@ -309,24 +249,14 @@ fn release_overflow<S: State>(store: &mut Store<HostCtx<S>>) {
 /// Turns a failed call into the invocation's error: a host-call error wins,
 /// then a denied memory grow, then the invocation's limits, then a panic
 /// message the guest printed.
-fn classify<S: State>(
-    ctx: &mut HostCtx<S>,
-    trap: wasmtime::Error,
-    config: &crate::Config,
-) -> Error {
+fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error, config: &crate::Config) -> Error {
     let backtrace = backtrace_of(&trap);
     let extension = ctx.label();
     ctx.exchange.overflow.clear();
     let printed_panic = ctx.output.panic_message();
     if let Some(error) = ctx.pending.take() {
         return match error {
-            Error::GuestPanic {
-                extension, message, ..
-            } => Error::GuestPanic {
-                extension,
-                message,
-                backtrace,
-            },
+            Error::GuestPanic { extension, message, .. } => Error::GuestPanic { extension, message, backtrace },
             other => other,
         };
     }
@@ -340,42 +270,25 @@ fn classify<S: State>(
     }
     match trap.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => {
-            return Error::Timeout {
-                extension,
-                timeout: config.get_timeout().unwrap_or_default(),
-            };
+            return Error::Timeout { extension, timeout: config.get_timeout().unwrap_or_default() };
         }
         Some(wasmtime::Trap::OutOfFuel) => {
-            return Error::FuelExhausted {
-                extension,
-                fuel: config.get_fuel().unwrap_or_default(),
-            };
+            return Error::FuelExhausted { extension, fuel: config.get_fuel().unwrap_or_default() };
         }
         Some(wasmtime::Trap::StackOverflow) => {
-            return Error::StackOverflow {
-                extension,
-                backtrace,
-            };
+            return Error::StackOverflow { extension, backtrace };
         }
         _ => {}
     }
     if let Some(message) = printed_panic {
-        return Error::GuestPanic {
-            extension,
-            message,
-            backtrace,
-        };
+        return Error::GuestPanic { extension, message, backtrace };
     }
     let message = match (ctx.exit_code.take(), trap.downcast_ref::<wasmtime::Trap>()) {
         (Some(code), _) => format!("guest exited with code {code}"),
         (None, Some(trap)) => trap.to_string(),
         (None, None) => format!("{trap:#}"),
     };
-    Error::Trap {
-        extension,
-        message,
-        backtrace,
-    }
+    Error::Trap { extension, message, backtrace }
 }
 
 fn backtrace_of(error: &wasmtime::Error) -> Vec<String> {

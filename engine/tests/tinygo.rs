@@ -9,32 +9,16 @@ use extwasm_engine::{Config, Error, ErrorKind, JsonState};
 use serde_json::json;
 
 const BUILDS: [&str; 2] = ["pkg", "pkggc"];
-const BENCHMARKS: [&str; 5] = [
-    "doNothing",
-    "oneKey1call",
-    "oneGetNoIntents2calls",
-    "oneGetLongStr3calls",
-    "oneGetOneIntent5calls",
-];
-const BASIC: [&str; 4] = [
-    "NewOrder",
-    "CalcOrderedItems",
-    "updateSubscriptionProjector",
-    "incrementProjector",
-];
+const BENCHMARKS: [&str; 5] =
+    ["doNothing", "oneKey1call", "oneGetNoIntents2calls", "oneGetLongStr3calls", "oneGetOneIntent5calls"];
+const BASIC: [&str; 4] = ["NewOrder", "CalcOrderedItems", "updateSubscriptionProjector", "incrementProjector"];
 
 /// The entities the basicusage extensions write to. The GC build was compiled
 /// from an older source that used other package names (see its strings).
 fn entities(build: &str) -> (&'static str, &'static str) {
     match build {
-        "pkg" => (
-            "github.com/untillpro/airs-bp3/packages/mypkg.OrderedItems",
-            "mypkg.TestView",
-        ),
-        _ => (
-            "github.com/untillpro/airs-bp3/packages/air.OrderedItems",
-            "pkg.TestView",
-        ),
+        "pkg" => ("github.com/untillpro/airs-bp3/packages/mypkg.OrderedItems", "mypkg.TestView"),
+        _ => ("github.com/untillpro/airs-bp3/packages/air.OrderedItems", "pkg.TestView"),
     }
 }
 
@@ -47,16 +31,12 @@ fn benchmark_extensions_make_the_documented_calls() {
         let mut worker = worker_for(&path, "bench", &BENCHMARKS, Config::default());
         let state = state("benchmarks.json");
         for (extension, calls) in BENCHMARKS.iter().zip([0, 1, 2, 3, 5]) {
-            let done = worker
-                .invoke("bench", extension, &state)
-                .unwrap_or_else(|e| panic!("{build} {extension}: {e}"));
+            let done = worker.invoke("bench", extension, &state).unwrap_or_else(|e| panic!("{build} {extension}: {e}"));
             assert_eq!(done.host_calls(), calls, "{build} {extension}");
             let got: Vec<_> = done.intents().map(|i| JsonState::intent_json(&i)).collect();
             let want = if *extension == "oneGetOneIntent5calls" {
-                vec![
-                    json!({"op": "insert", "storage": "sys.SendMail", "entity": "", "key": {},
-                            "value": {"from": "test@gmail.com"}}),
-                ]
+                vec![json!({"op": "insert", "storage": "sys.SendMail", "entity": "", "key": {},
+                            "value": {"from": "test@gmail.com"}})]
             } else {
                 vec![]
             };
@@ -76,33 +56,14 @@ fn new_order_accepts_a_positive_order_and_panics_on_a_negative_one() {
             intents(&mut worker, "basic", "NewOrder", &state("order.json")).unwrap(),
             Vec::<serde_json::Value>::new()
         );
-        let err = intents(
-            &mut worker,
-            "basic",
-            "NewOrder",
-            &state("order-negative.json"),
-        )
-        .unwrap_err();
+        let err = intents(&mut worker, "basic", "NewOrder", &state("order-negative.json")).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::GuestPanic, "{build}: {err}");
-        let Error::GuestPanic {
-            message,
-            backtrace,
-            extension,
-        } = &err
-        else {
-            unreachable!()
-        };
+        let Error::GuestPanic { message, backtrace, extension } = &err else { unreachable!() };
         assert_eq!(message, "negative order amount", "{build}");
         assert_eq!(extension, "basic/NewOrder");
-        assert!(
-            backtrace.iter().any(|f| f.contains("NewOrder")),
-            "{build}: {backtrace:?}"
-        );
+        assert!(backtrace.iter().any(|f| f.contains("NewOrder")), "{build}: {backtrace:?}");
         // The instance still serves the next invocation.
-        assert!(
-            intents(&mut worker, "basic", "NewOrder", &state("order.json")).is_ok(),
-            "{build}"
-        );
+        assert!(intents(&mut worker, "basic", "NewOrder", &state("order.json")).is_ok(), "{build}");
     }
 }
 
@@ -143,27 +104,17 @@ fn update_subscription_projector_sends_mail() {
             return;
         };
         let mut worker = worker_for(&path, "basic", &BASIC, Config::default());
-        let got = intents(
-            &mut worker,
-            "basic",
-            "updateSubscriptionProjector",
-            &state("subscription.json"),
-        )
-        .unwrap();
+        let got = intents(&mut worker, "basic", "updateSubscriptionProjector", &state("subscription.json")).unwrap();
         assert_eq!(
             got,
-            vec![
-                json!({"op": "insert", "storage": "sys.SendMail", "entity": "", "key": {}, "value": {
+            vec![json!({"op": "insert", "storage": "sys.SendMail", "entity": "", "key": {}, "value": {
                 "from": "test@gmail.com",
                 "to": "customer@example.com",
-                "body": "Your subscription has been updated. New status: active"}})
-            ],
+                "body": "Your subscription has been updated. New status: active"}})],
             "{build}"
         );
         // Any other event: no mail.
-        let other =
-            JsonState::from_json_str(r#"{"sys.Event": [{"value": {"qname": "air.Other"}}]}"#)
-                .unwrap();
+        let other = JsonState::from_json_str(r#"{"sys.Event": [{"value": {"qname": "air.Other"}}]}"#).unwrap();
         assert_eq!(
             intents(&mut worker, "basic", "updateSubscriptionProjector", &other).unwrap(),
             Vec::<serde_json::Value>::new()
@@ -180,27 +131,17 @@ fn increment_projector_inserts_or_updates() {
         let mut worker = worker_for(&path, "basic", &BASIC, Config::default());
         let (_, test_view) = entities(build);
         let key = json!({"pk": 1, "cc": 1});
-        let got = intents(
-            &mut worker,
-            "basic",
-            "incrementProjector",
-            &state("increment.json"),
-        )
-        .unwrap();
+        let got = intents(&mut worker, "basic", "incrementProjector", &state("increment.json")).unwrap();
         assert_eq!(
             got,
-            vec![
-                json!({"op": "update", "storage": "sys.View", "entity": test_view, "key": key, "value": {"vv": 42}})
-            ],
+            vec![json!({"op": "update", "storage": "sys.View", "entity": test_view, "key": key, "value": {"vv": 42}})],
             "{build}"
         );
         let empty = JsonState::from_json_str("{}").unwrap();
         let got = intents(&mut worker, "basic", "incrementProjector", &empty).unwrap();
         assert_eq!(
             got,
-            vec![
-                json!({"op": "insert", "storage": "sys.View", "entity": test_view, "key": key, "value": {"vv": 1}})
-            ],
+            vec![json!({"op": "insert", "storage": "sys.View", "entity": test_view, "key": key, "value": {"vv": 1}})],
             "{build}"
         );
     }
@@ -213,23 +154,12 @@ fn missing_state_is_a_not_found_error_naming_the_key() {
             return;
         };
         let mut worker = worker_for(&path, "basic", &BASIC, Config::default());
-        let err = intents(
-            &mut worker,
-            "basic",
-            "NewOrder",
-            &JsonState::from_json_str("{}").unwrap(),
-        )
-        .unwrap_err();
+        let err = intents(&mut worker, "basic", "NewOrder", &JsonState::from_json_str("{}").unwrap()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotFound, "{build}: {err}");
         let message = err.to_string();
-        assert!(
-            message.contains("basic/NewOrder") && message.contains("hostGetValue"),
-            "{message}"
-        );
+        assert!(message.contains("basic/NewOrder") && message.contains("hostGetValue"), "{message}");
         assert!(message.contains("sys.CommandContext"), "{message}");
-        let failing =
-            JsonState::from_json_str(r#"{"sys.CommandContext": {"$error": "disk unavailable"}}"#)
-                .unwrap();
+        let failing = JsonState::from_json_str(r#"{"sys.CommandContext": {"$error": "disk unavailable"}}"#).unwrap();
         let err = intents(&mut worker, "basic", "NewOrder", &failing).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::State, "{build}: {err}");
         assert!(err.to_string().contains("disk unavailable"), "{err}");
@@ -244,10 +174,7 @@ fn running_out_of_memory_is_a_memory_limit_error_and_simple_still_works() {
         };
         let extensions = ["simple", "arrAppend", "arrAppend2", "arrReset"];
         // No threshold restore and no retry: the guest's leak runs into the limit.
-        let config = Config::default()
-            .memory_limit_pages(32)
-            .restore_threshold_pages(32)
-            .retry_out_of_memory(false);
+        let config = Config::default().memory_limit_pages(32).restore_threshold_pages(32).retry_out_of_memory(false);
         let mut worker = worker_for(&path, "allocs", &extensions, config);
         let state = state("benchmarks.json");
         let mut error = None;
@@ -259,29 +186,15 @@ fn running_out_of_memory_is_a_memory_limit_error_and_simple_still_works() {
         }
         let error = error.unwrap_or_else(|| panic!("{build}: arrAppend2 never ran out of 2 MiB"));
         assert_eq!(error.kind(), ErrorKind::MemoryLimit, "{build}: {error}");
-        let Error::MemoryLimit {
-            limit_pages,
-            requested_pages,
-            message,
-            ..
-        } = &error
-        else {
-            unreachable!()
-        };
+        let Error::MemoryLimit { limit_pages, requested_pages, message, .. } = &error else { unreachable!() };
         assert_eq!(*limit_pages, 32);
         assert!(*requested_pages > 32, "{requested_pages}");
         if build == "pkg" {
             assert!(message.contains("out of memory"), "{message}");
         }
-        assert!(
-            intents(&mut worker, "allocs", "simple", &state).is_ok(),
-            "{build}: simple after OOM"
-        );
+        assert!(intents(&mut worker, "allocs", "simple", &state).is_ok(), "{build}: simple after OOM");
         // The failed instance was restored: arrAppend2 works again.
-        assert!(
-            intents(&mut worker, "allocs", "arrAppend2", &state).is_ok(),
-            "{build}: arrAppend2 after restore"
-        );
+        assert!(intents(&mut worker, "allocs", "arrAppend2", &state).is_ok(), "{build}: arrAppend2 after restore");
     }
 }
 
@@ -295,16 +208,11 @@ fn a_leaking_guest_is_restored_before_it_runs_out_and_never_fails() {
         let mut worker = worker_for(&path, "allocs", &["arrAppend2"], config);
         let state = state("benchmarks.json");
         for i in 0..50 {
-            intents(&mut worker, "allocs", "arrAppend2", &state)
-                .unwrap_or_else(|e| panic!("{build} call {i}: {e}"));
+            intents(&mut worker, "allocs", "arrAppend2", &state).unwrap_or_else(|e| panic!("{build} call {i}: {e}"));
             assert!(worker.memory_bytes("allocs").unwrap() <= 32 << 16);
         }
         let stats = worker.stats("allocs").unwrap();
-        assert_eq!(
-            (stats.invocations, stats.failures),
-            (50, 0),
-            "{build}: {stats:?}"
-        );
+        assert_eq!((stats.invocations, stats.failures), (50, 0), "{build}: {stats:?}");
         assert!(stats.restores >= 10, "{build}: {stats:?}");
     }
 }

@@ -43,28 +43,19 @@ fn cargo() -> Command {
 /// Runs `command`, echoing it; fails with its exit status.
 fn run(command: &mut Command) -> Result {
     eprintln!("+ {command:?}");
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{command:?} failed: {status}"))
-    }
+    let status = command.status().map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{command:?} failed: {status}")) }
 }
 
 fn output(command: &mut Command) -> Result<String> {
-    let out = command
-        .output()
-        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    let out = command.output().map_err(|e| format!("cannot start {command:?}: {e}"))?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 fn setup() -> Result {
-    let installed =
-        output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    let installed = output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
     if !installed.lines().any(|line| line.trim() == WASM_TARGET) {
         run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
     }
@@ -81,10 +72,7 @@ fn tinygo_testdata() -> PathBuf {
 fn demo() -> Result {
     let module = tinygo_testdata().join("basicusage-pkg.wasm");
     if !module.is_file() {
-        return Err(format!(
-            "{} is missing: the demo runs the reference TinyGo module",
-            module.display()
-        ));
+        return Err(format!("{} is missing: the demo runs the reference TinyGo module", module.display()));
     }
     let state = root().join("examples/states/order.json");
     run(cargo()
@@ -97,14 +85,7 @@ fn demo() -> Result {
 
 fn test() -> Result {
     run(cargo().args(["fmt", "--all", "--check"]))?;
-    run(cargo().args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
+    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     run(cargo().args(["test", "--workspace"]))
 }
 
@@ -112,11 +93,9 @@ fn generate() -> Result {
     for file in generated::all() {
         let path = root().join(file.path);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
-        std::fs::write(&path, file.content)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(&path, file.content).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         eprintln!("wrote {}", file.path);
     }
     Ok(())

@@ -35,16 +35,9 @@ pub fn state(name: &str) -> JsonState {
 }
 
 /// A worker with one package loaded from `path`.
-pub fn worker_for(
-    path: &std::path::Path,
-    package: &str,
-    extensions: &[&str],
-    config: Config,
-) -> Worker<JsonState> {
+pub fn worker_for(path: &std::path::Path, package: &str, extensions: &[&str], config: Config) -> Worker<JsonState> {
     let engine = Engine::new(config).expect("valid config");
-    let package = engine
-        .load_package_file(package, path, extensions)
-        .expect("package loads");
+    let package = engine.load_package_file(package, path, extensions).expect("package loads");
     let mut worker = Worker::new(&engine);
     worker.add_package(&package).expect("package instantiates");
     worker

@@ -1,0 +1,246 @@
+//! Exact restore, isolation, limits and atomic invocations, on inline WAT
+//! guests whose state (a non-exported global, a byte of memory, the memory
+//! size) every invocation reports back as an intent.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use extwasm_engine::{Config, Engine, ErrorKind, Isolation, JsonState, Worker};
+use serde_json::{Value as Json, json};
+
+const GUEST: &str = r#"(module
+  (import "env" "hostGetKey" (func $key (param i32 i32 i32 i32) (result i64)))
+  (import "env" "hostNewValue" (func $new (param i64) (result i64)))
+  (import "env" "hostRowWriterPutInt32" (func $put (param i64 i32 i32 i32 i32)))
+  (memory (export "memory") 1)
+  ;; Not exported: only a snapshot that covers every global restores it.
+  (global $counter (mut i32) (i32.const 0))
+  (data (i32.const 16) "sys.Outgmb")
+  (func (export "WasmAbiVersion_0_0_1"))
+  ;; Initialisation runs once, at load; the snapshot keeps its effect.
+  (func (export "_start") (global.set $counter (i32.const 5)))
+
+  (func $report
+    (local $intent i64)
+    (local.set $intent (call $new (call $key (i32.const 16) (i32.const 7) (i32.const 0) (i32.const 0))))
+    (call $put (local.get $intent) (i32.const 1) (i32.const 23) (i32.const 1) (global.get $counter))
+    (call $put (local.get $intent) (i32.const 1) (i32.const 24) (i32.const 1) (memory.size))
+    (call $put (local.get $intent) (i32.const 1) (i32.const 25) (i32.const 1) (i32.load8_u (i32.const 60000))))
+  (func $dirty
+    (global.set $counter (i32.add (global.get $counter) (i32.const 1)))
+    (i32.store8 (i32.const 60000) (i32.add (i32.load8_u (i32.const 60000)) (i32.const 7)))
+    (if (i32.eq (memory.grow (i32.const 2)) (i32.const -1)) (then unreachable)))
+
+  (func (export "report") (call $report))
+  (func (export "dirty") (call $dirty) (call $report))
+  (func (export "dirtyThenTrap") (call $dirty) (call $report) unreachable)
+  ;; Grows one page at a time, writing each, until the limit stops it.
+  (func (export "fill") (local $page i32)
+    (block $full (loop $grow
+      (local.set $page (memory.grow (i32.const 1)))
+      (br_if $full (i32.eq (local.get $page) (i32.const -1)))
+      (memory.fill (i32.mul (local.get $page) (i32.const 65536)) (i32.const 1) (i32.const 65536))
+      (br $grow)))
+    unreachable)
+  (func (export "spin") (loop $forever (br $forever)))
+  (func $recurse (export "recurse") (call $recurse))
+)"#;
+
+const EXTENSIONS: [&str; 7] = ["report", "dirty", "dirtyThenTrap", "fill", "spin", "recurse", "_x"];
+
+fn worker(config: Config) -> Worker<JsonState> {
+    let engine = Engine::new(config).unwrap();
+    let package = engine.load_package("guest", GUEST.as_bytes(), &EXTENSIONS[..6]).unwrap();
+    assert_eq!(package.preinitialized(), Ok(()));
+    let mut worker = Worker::new(&engine);
+    worker.add_package(&package).unwrap();
+    worker
+}
+
+fn empty() -> JsonState {
+    JsonState::from_json_str("{}").unwrap()
+}
+
+/// (counter, memory pages, byte at 60000) as the guest reports them.
+fn observe(worker: &mut Worker<JsonState>, extension: &str) -> Result<(i64, i64, i64), ErrorKind> {
+    let state = empty();
+    let done = worker.invoke("guest", extension, &state).map_err(|e| e.kind())?;
+    let intents: Vec<Json> = done.intents().map(|i| JsonState::intent_json(&i)).collect();
+    assert_eq!(intents.len(), 1, "{intents:?}");
+    let v = &intents[0]["value"];
+    Ok((v["g"].as_i64().unwrap(), v["m"].as_i64().unwrap(), v["b"].as_i64().unwrap()))
+}
+
+const SNAPSHOT: (i64, i64, i64) = (5, 1, 0);
+
+#[test]
+fn reuse_keeps_state_until_a_failure_then_restores_globals_memory_and_size_exactly() {
+    let mut w = worker(Config::default());
+    assert_eq!(observe(&mut w, "report"), Ok(SNAPSHOT));
+    assert_eq!(observe(&mut w, "dirty"), Ok((6, 3, 7)));
+    assert_eq!(observe(&mut w, "dirty"), Ok((7, 5, 14)));
+    assert_eq!(observe(&mut w, "dirtyThenTrap"), Err(ErrorKind::Trap));
+    assert_eq!(observe(&mut w, "report"), Ok(SNAPSHOT));
+    assert_eq!(w.memory_bytes("guest"), Some(1 << 16));
+    let stats = w.stats("guest").unwrap();
+    assert_eq!((stats.invocations, stats.failures, stats.restores), (5, 1, 1), "{stats:?}");
+    assert_eq!(stats.failures_by_kind.get(&ErrorKind::Trap), Some(&1));
+}
+
+#[test]
+fn every_kind_of_failure_restores() {
+    let config = Config::default().memory_limit_pages(8).timeout(Some(Duration::from_millis(50)));
+    let mut w = worker(config);
+    for (extension, kind) in [
+        ("fill", ErrorKind::MemoryLimit),
+        ("spin", ErrorKind::Timeout),
+        ("recurse", ErrorKind::StackOverflow),
+        ("dirtyThenTrap", ErrorKind::Trap),
+    ] {
+        assert_eq!(observe(&mut w, "dirty"), Ok((6, 3, 7)), "before {extension}");
+        assert_eq!(observe(&mut w, extension), Err(kind));
+        assert_eq!(observe(&mut w, "report"), Ok(SNAPSHOT), "after {extension}");
+    }
+}
+
+#[test]
+fn fresh_isolation_starts_every_invocation_from_the_snapshot() {
+    let mut w = worker(Config::default().isolation(Isolation::Fresh));
+    for _ in 0..5 {
+        assert_eq!(observe(&mut w, "dirty"), Ok((6, 3, 7)));
+    }
+    assert_eq!(w.stats("guest").unwrap().restores, 4);
+}
+
+#[test]
+fn memory_past_the_threshold_is_restored_between_invocations() {
+    let mut w = worker(Config::default().restore_threshold_pages(4));
+    assert_eq!(observe(&mut w, "dirty"), Ok((6, 3, 7)));
+    assert_eq!(observe(&mut w, "dirty"), Ok((7, 5, 14)));
+    assert_eq!(w.stats("guest").unwrap().restores, 0);
+    // 5 pages > 4: the next invocation starts from the snapshot.
+    assert_eq!(observe(&mut w, "report"), Ok(SNAPSHOT));
+    assert_eq!(w.stats("guest").unwrap().restores, 1);
+}
+
+#[test]
+fn out_of_memory_is_retried_once_and_intents_are_never_duplicated() {
+    // Each `dirty` grows memory by two pages and is never reset by the guest:
+    // with a limit of 6 pages and no threshold restore, the third call runs
+    // out, is retried on a restored instance, and succeeds there.
+    let config = Config::default().memory_limit_pages(6).restore_threshold_pages(6);
+    let mut w = worker(config);
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        seen.push(observe(&mut w, "dirty").expect("the retry succeeds"));
+    }
+    assert_eq!(seen, vec![(6, 3, 7), (7, 5, 14), (6, 3, 7), (7, 5, 14), (6, 3, 7), (7, 5, 14)]);
+    let stats = w.stats("guest").unwrap();
+    assert_eq!((stats.invocations, stats.failures, stats.retries), (6, 0, 2), "{stats:?}");
+
+    let mut w = worker(Config::default().memory_limit_pages(6).restore_threshold_pages(6).retry_out_of_memory(false));
+    assert!(observe(&mut w, "dirty").is_ok());
+    assert!(observe(&mut w, "dirty").is_ok());
+    assert_eq!(observe(&mut w, "dirty"), Err(ErrorKind::MemoryLimit));
+    assert_eq!(observe(&mut w, "report"), Ok(SNAPSHOT));
+}
+
+#[test]
+fn a_failed_invocation_hands_over_no_intent() {
+    let mut w = worker(Config::default());
+    let state = empty();
+    // dirtyThenTrap made an intent before it trapped.
+    assert!(w.invoke("guest", "dirtyThenTrap", &state).is_err());
+    let done = w.invoke("guest", "report", &state).unwrap();
+    assert_eq!(done.intents().len(), 1);
+}
+
+#[test]
+fn fuel_bounds_a_runaway_loop_deterministically() {
+    let mut w = worker(Config::default().fuel(Some(1_000_000)).timeout(None));
+    assert_eq!(observe(&mut w, "spin"), Err(ErrorKind::FuelExhausted));
+    assert_eq!(observe(&mut w, "report"), Ok(SNAPSHOT));
+    assert_eq!(observe(&mut w, "spin"), Err(ErrorKind::FuelExhausted));
+}
+
+#[test]
+fn the_deadline_stops_a_runaway_loop_in_time() {
+    let mut w = worker(Config::default().timeout(Some(Duration::from_millis(100))));
+    let started = Instant::now();
+    assert_eq!(observe(&mut w, "spin"), Err(ErrorKind::Timeout));
+    let took = started.elapsed();
+    // One 5 ms tick of precision; the upper bound leaves room for a loaded CI machine.
+    assert!(took >= Duration::from_millis(95) && took < Duration::from_millis(300), "{took:?}");
+    assert_eq!(observe(&mut w, "report"), Ok(SNAPSHOT));
+}
+
+#[test]
+fn tinygo_long_func_times_out_after_its_deadline() {
+    let Some(path) = common::tinygo_module("allocs-pkg.wasm") else { return };
+    let config = Config::default().timeout(Some(Duration::from_millis(100)));
+    let mut worker = common::worker_for(&path, "allocs", &["longFunc", "simple"], config);
+    let state = common::state("benchmarks.json");
+    let started = Instant::now();
+    let error = common::intents(&mut worker, "allocs", "longFunc", &state).unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
+    assert!(error.to_string().contains("allocs/longFunc") && error.to_string().contains("100 ms"), "{error}");
+    assert!(took >= Duration::from_millis(95) && took < Duration::from_millis(300), "{took:?}");
+    assert!(common::intents(&mut worker, "allocs", "simple", &state).is_ok());
+}
+
+#[test]
+fn no_creep_over_ten_thousand_fill_and_restore_cycles() {
+    let config = Config::default().memory_limit_pages(32).retry_out_of_memory(false);
+    let mut w = worker(config);
+    let state = empty();
+    let mut restore_times = Vec::with_capacity(10_000);
+    let mut resident_after_warmup = 0;
+    for cycle in 0..10_000 {
+        let error = w.invoke("guest", "fill", &state).err().expect("fill runs out of memory");
+        assert_eq!(error.kind(), ErrorKind::MemoryLimit);
+        assert_eq!(w.memory_bytes("guest"), Some(1 << 16), "cycle {cycle}: memory size is the snapshot's");
+        restore_times.push(w.stats("guest").unwrap().last_restore);
+        if cycle == 999 {
+            resident_after_warmup = resident_bytes();
+        }
+    }
+    let resident_growth = resident_bytes().saturating_sub(resident_after_warmup);
+    assert!(resident_growth < 8 << 20, "resident memory grew by {resident_growth} bytes");
+    let median = |times: &mut [Duration]| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let first = median(&mut restore_times[..1000].to_vec());
+    let last = median(&mut restore_times[9000..].to_vec());
+    // Medians resist the noise of a shared machine; creep would show as a trend.
+    assert!(last <= first * 2 + Duration::from_micros(20), "first 1000: {first:?}, last 1000: {last:?}");
+    assert_eq!(w.stats("guest").unwrap().restores, 10_000);
+    assert_eq!(observe(&mut w, "report"), Ok(SNAPSHOT));
+}
+
+/// Resident set size of this process (Linux), or 0 where unknown.
+fn resident_bytes() -> usize {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|pages| pages.parse::<usize>().ok()))
+        .map(|pages| pages * 4096)
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_largest_memory_limit_works_and_restores() {
+    let mut w = worker(Config::default().memory_limit_pages(65_535).max_instances(4));
+    assert_eq!(observe(&mut w, "dirty"), Ok((6, 3, 7)));
+    assert_eq!(observe(&mut w, "dirtyThenTrap"), Err(ErrorKind::Trap));
+    assert_eq!(observe(&mut w, "report"), Ok(SNAPSHOT));
+}
+
+#[test]
+fn invalid_limits_are_config_errors() {
+    for config in [Config::default().max_instances(0), Config::default().timeout(Some(Duration::ZERO))] {
+        assert_eq!(Engine::new(config).err().map(|e| e.kind()), Some(ErrorKind::Config));
+    }
+    let _ = json!(null);
+}
