@@ -2,18 +2,20 @@
 //!
 //! ```text
 //! extwasm run MODULE EXTENSION --state FILE [--package NAME] [--apply] [--memory-limit-pages N]
+//!     [--repeat N] [--timeout-ms MS] [--fuel N] [--isolation reuse|fresh] [--restore-threshold-pages N]
 //! ```
 //!
-//! Prints one JSON object on stdout. Exit codes: 0 the extension succeeded,
-//! 1 the extension failed (the JSON says how), 2 usage or load error (one
-//! line on stderr).
+//! Prints one JSON object on stdout: the last invocation's result and the
+//! worker's stats. Exit codes: 0 every invocation succeeded, 1 one failed
+//! (the JSON says how the last one ended), 2 usage or load error (one line
+//! on stderr).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use extwasm_engine::{Config, Engine, Error, JsonState, Worker};
+use extwasm_engine::{Config, Engine, Error, Isolation, JsonState, Worker};
 use serde_json::{Value as Json, json};
 
 #[derive(Parser)]
@@ -47,6 +49,21 @@ struct RunArgs {
     /// Memory limit of the instance, in 64 KiB pages.
     #[arg(long, value_name = "N", default_value_t = Config::default().memory_limit())]
     memory_limit_pages: u32,
+    /// Invoke N times on one worker (with --apply, intents are applied after each).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    repeat: u64,
+    /// Deadline of each invocation in milliseconds (0: none).
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    timeout_ms: u64,
+    /// Fuel (deterministic instruction budget) of each invocation.
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// reuse: one instance, restored after failures; fresh: every invocation starts from the snapshot.
+    #[arg(long, value_name = "MODE", default_value = "reuse")]
+    isolation: Isolation,
+    /// Restore the instance between invocations once its memory exceeds N pages (default: half the limit).
+    #[arg(long, value_name = "N")]
+    restore_threshold_pages: Option<u32>,
 }
 
 /// A failure before the extension ran: bad arguments, unreadable files, a
@@ -79,45 +96,93 @@ fn package_name(module: &Path) -> String {
     module.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "extension".into())
 }
 
-/// Runs the extension; `Ok((report, succeeded))` once it ran.
+fn config(args: &RunArgs) -> Config {
+    let mut config = Config::default()
+        .memory_limit_pages(args.memory_limit_pages)
+        .timeout((args.timeout_ms > 0).then(|| Duration::from_millis(args.timeout_ms)))
+        .fuel(args.fuel)
+        .isolation(args.isolation);
+    if let Some(pages) = args.restore_threshold_pages {
+        config = config.restore_threshold_pages(pages);
+    }
+    config
+}
+
+/// The value at `quantile` (0..=1) of sorted `values`.
+fn quantile(sorted: &[f64], quantile: f64) -> f64 {
+    let index = ((sorted.len() - 1) as f64 * quantile).round() as usize;
+    (sorted[index] * 10.0).round() / 10.0
+}
+
+/// Runs the extension `--repeat` times; `Ok((report, all succeeded))` once it ran.
 fn run(args: &RunArgs) -> Result<(Json, bool), SetupError> {
-    let engine = Engine::new(Config::default().memory_limit_pages(args.memory_limit_pages))?;
+    let engine = Engine::new(config(args))?;
     let name = args.package.clone().unwrap_or_else(|| package_name(&args.module));
     let package = engine.load_package_file(&name, &args.module, &[&args.extension])?;
     let mut state = JsonState::from_path(&args.state)?;
     let mut worker = Worker::new(&engine);
     worker.add_package(&package)?;
 
-    let started = Instant::now();
-    let outcome = worker.invoke(&name, &args.extension, &state);
-    let micros = started.elapsed().as_secs_f64() * 1e6;
-    let done = match outcome {
-        Ok(done) => done,
-        Err(error) => {
-            let report = json!({
-                "ok": false,
-                "extension": args.extension,
-                "error": { "kind": error.kind().as_str(), "message": error.to_string(), "backtrace": error.backtrace() },
-                "intents": [],
-            });
-            return Ok((report, false));
+    let mut micros = Vec::with_capacity(args.repeat.min(1 << 20) as usize);
+    let mut report = Json::Null;
+    for _ in 0..args.repeat {
+        let started = Instant::now();
+        let outcome = worker.invoke(&name, &args.extension, &state);
+        micros.push(started.elapsed().as_secs_f64() * 1e6);
+        let intents = match outcome {
+            Ok(done) => {
+                let intents: Vec<Json> = done.intents().map(|i| JsonState::intent_json(&i)).collect();
+                report = json!({
+                    "ok": true,
+                    "extension": args.extension,
+                    "intents": intents,
+                    "stdout": done.output(),
+                    "stats": { "host_calls": done.host_calls() },
+                });
+                intents
+            }
+            Err(error) => {
+                report = json!({
+                    "ok": false,
+                    "extension": args.extension,
+                    "error": { "kind": error.kind().as_str(), "message": error.to_string(), "backtrace": error.backtrace() },
+                    "intents": [],
+                    "stats": {},
+                });
+                continue;
+            }
+        };
+        if args.apply {
+            for intent in &intents {
+                state.apply_intent(intent)?;
+            }
         }
-    };
-    let intents: Vec<Json> = done.intents().map(|i| JsonState::intent_json(&i)).collect();
-    let report = json!({
-        "ok": true,
-        "extension": args.extension,
-        "intents": intents,
-        "stdout": done.output(),
-        "stats": { "host_calls": done.host_calls(), "micros": (micros * 10.0).round() / 10.0 },
-    });
+    }
     if args.apply {
-        for intent in &intents {
-            state.apply_intent(intent)?;
-        }
         let text = serde_json::to_string_pretty(&state.to_json()).expect("JSON values serialise");
         std::fs::write(&args.state, text + "\n")
             .map_err(|e| SetupError(format!("cannot write {}: {e}", args.state.display())))?;
     }
-    Ok((report, true))
+
+    let stats = worker.stats(&name).expect("the package is in the worker");
+    let last_micros = *micros.last().expect("at least one invocation");
+    micros.sort_by(f64::total_cmp);
+    let summary = json!({
+        "micros": (last_micros * 10.0).round() / 10.0,
+        "invocations": stats.invocations,
+        "failures": stats.failures,
+        "restores": stats.restores,
+        "retries": stats.retries,
+        "p50_micros": quantile(&micros, 0.5),
+        "p99_micros": quantile(&micros, 0.99),
+        "memory_pages": worker.memory_bytes(&name).unwrap_or(0) / 65_536,
+        "peak_memory_pages": stats.peak_memory_bytes / 65_536,
+    });
+    let all_ok = stats.failures == 0;
+    if let Some(Json::Object(fields)) = report.get_mut("stats") {
+        if let Json::Object(summary) = summary {
+            fields.extend(summary);
+        }
+    }
+    Ok((report, all_ok))
 }
