@@ -1,0 +1,133 @@
+//! Builds the example extensions (`benchmarks/`, `basicusage/`, …) for
+//! `wasm32-unknown-unknown` with a nested cargo, and copies each module to
+//! `$OUT_DIR/<example>.wasm` for `src/lib.rs` to include.
+//!
+//! The nested build has its own target dir under `$OUT_DIR`, so it does not
+//! wait on the lock of the outer one, and its own profile settings (from the
+//! environment: the root manifest's `[profile.release]` is the engine's):
+//! release, `opt-level = "z"`, LTO, one codegen unit, `panic = "abort"`,
+//! stripped.
+
+use std::env;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TARGET: &str = "wasm32-unknown-unknown";
+
+/// (directory, package) of every example.
+const EXAMPLES: &[(&str, &str)] = &[
+    ("benchmarks", "extwasm-example-benchmarks"),
+    ("basicusage", "extwasm-example-basicusage"),
+    ("readvalues", "extwasm-example-readvalues"),
+    ("allocs", "extwasm-example-allocs"),
+];
+
+/// Profile of the wasm modules.
+const PROFILE: &[(&str, &str)] = &[
+    ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z"),
+    ("CARGO_PROFILE_RELEASE_LTO", "true"),
+    ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1"),
+    ("CARGO_PROFILE_RELEASE_PANIC", "abort"),
+    ("CARGO_PROFILE_RELEASE_STRIP", "true"),
+    ("CARGO_PROFILE_RELEASE_DEBUG", "false"),
+    ("CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS", "false"),
+    ("CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS", "false"),
+    ("CARGO_PROFILE_RELEASE_INCREMENTAL", "false"),
+];
+
+/// Variables of the outer build that must not reach the nested one: flags
+/// for the host target, clippy's wrapper, the outer target dir.
+const SCRUBBED: &[&str] = &[
+    "RUSTFLAGS",
+    "CARGO_ENCODED_RUSTFLAGS",
+    "CARGO_BUILD_RUSTFLAGS",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "CLIPPY_ARGS",
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET",
+    "CARGO_BUILD_TARGET_DIR",
+];
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let workspace = manifest_dir.join("../..");
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| OsString::from("rustc"));
+
+    for (dir, _) in EXAMPLES {
+        println!("cargo::rerun-if-changed={dir}");
+    }
+    println!("cargo::rerun-if-changed=../../guest-sdk/src");
+    println!("cargo::rerun-if-changed=../../guest-sdk/Cargo.toml");
+    println!("cargo::rerun-if-changed=../../abi/src");
+    println!("cargo::rerun-if-changed=../../Cargo.lock");
+
+    ensure_target(&rustc);
+
+    let target_dir = out_dir.join("wasm-target");
+    let mut build = Command::new(&cargo);
+    build
+        .current_dir(&workspace)
+        .args(["build", "--release", "--locked", "--target", TARGET, "--target-dir"])
+        .arg(&target_dir)
+        .arg("--manifest-path")
+        .arg(workspace.join("Cargo.toml"));
+    for (_, package) in EXAMPLES {
+        build.args(["--package", package]);
+    }
+    for variable in SCRUBBED {
+        build.env_remove(variable);
+    }
+    build.envs(PROFILE.iter().copied());
+    let status = build.status().unwrap_or_else(|e| panic!("cannot run {}: {e}", cargo.to_string_lossy()));
+    if !status.success() {
+        panic!("building the Rust example extensions for {TARGET} failed ({status}); see the cargo output above");
+    }
+
+    for (dir, package) in EXAMPLES {
+        let built = target_dir.join(TARGET).join("release").join(format!("{}.wasm", package.replace('-', "_")));
+        let module = out_dir.join(format!("{dir}.wasm"));
+        copy_if_changed(&built, &module);
+    }
+}
+
+/// Makes sure the standard library for `TARGET` is installed: installs it
+/// with rustup when it is missing, or fails saying how to.
+fn ensure_target(rustc: &OsString) {
+    if target_installed(rustc) {
+        return;
+    }
+    println!("cargo::warning=installing the {TARGET} target: rustup target add {TARGET}");
+    let added = Command::new("rustup").args(["target", "add", TARGET]).status();
+    if matches!(added, Ok(status) if status.success()) && target_installed(rustc) {
+        return;
+    }
+    panic!(
+        "the {TARGET} target is not installed and `rustup target add {TARGET}` did not install it \
+         ({added:?}); run `rustup target add {TARGET}` for the toolchain in use, then build again"
+    );
+}
+
+/// Whether the sysroot of `rustc` has `core` for `TARGET`.
+fn target_installed(rustc: &OsString) -> bool {
+    let Ok(output) = Command::new(rustc).args(["--print", "target-libdir", "--target", TARGET]).output() else {
+        return false;
+    };
+    let libdir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    output.status.success()
+        && fs::read_dir(&libdir).is_ok_and(|entries| {
+            entries.flatten().any(|entry| entry.file_name().to_string_lossy().starts_with("libcore-"))
+        })
+}
+
+/// Copies `from` to `to` unless `to` already has the same bytes, so that an
+/// unchanged module does not make the crate rebuild.
+fn copy_if_changed(from: &Path, to: &Path) {
+    let bytes = fs::read(from).unwrap_or_else(|e| panic!("the nested build made no {}: {e}", from.display()));
+    if fs::read(to).ok().as_deref() != Some(&bytes[..]) {
+        fs::write(to, &bytes).unwrap_or_else(|e| panic!("cannot write {}: {e}", to.display()));
+    }
+}

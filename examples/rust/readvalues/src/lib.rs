@@ -1,0 +1,140 @@
+//! Reads with a callback (nested ones too) and every field type: keys by
+//! name, values by name and by index, nested values, and puts of every type.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+
+use extwasm_guest_sdk::{Ext, STORAGE_VIEW, extension};
+
+extension! {
+    /// The extensions of this module.
+    pub const EXTENSIONS = [
+        copyAllTypes => copy_all_types,
+        orderTotals => order_totals,
+    ];
+}
+
+/// For every record of the view `mypkg.AllTypes` with key field `pk` = 1,
+/// inserts into `mypkg.AllTypesCopy` a record whose key copies every key
+/// field (read by type) and whose value copies every value field, nested
+/// fields and array elements (read by name, by index, as every type).
+pub fn copy_all_types(ext: Ext<'_>) {
+    let all_types = ext.key_builder(STORAGE_VIEW, "mypkg.AllTypes");
+    all_types.put_int32("pk", 1);
+    ext.read_values(&all_types, |key, value| {
+        let copy = ext.key_builder(STORAGE_VIEW, "mypkg.AllTypesCopy");
+        copy.put_int32("pk", key.as_int32("pk"))
+            .put_int64("cc", key.as_int64("cc"))
+            .put_string("name", key.as_string("name"))
+            .put_bytes("raw", key.as_bytes("raw"))
+            .put_qname("kind", key.as_qname("kind"))
+            .put_bool("flag", key.as_bool("flag"))
+            .put_float32("f32", key.as_float32("f32"))
+            .put_float64("f64", key.as_float64("f64"));
+        let nested = value.as_value("nested");
+        let list = value.as_value("list");
+        ext.new_value(&copy)
+            .put_int32("i32", value.as_int32("i32"))
+            .put_int64("i64", value.as_int64("i64"))
+            .put_float32("f32", value.as_float32("f32"))
+            .put_float64("f64", value.as_float64("f64"))
+            .put_bool("b", value.as_bool("b"))
+            .put_string("s", value.as_string("s"))
+            .put_bytes("bytes", value.as_bytes("bytes"))
+            .put_qname("q", value.as_qname("q"))
+            .put_int32("nestedX", nested.as_int32("x"))
+            .put_string("deeperY", nested.as_value("deeper").as_string("y"))
+            .put_int64("listLen", list.len() as i64)
+            .put_int32("list0", list.get_as_int32(0))
+            .put_int64("list0as64", list.get_as_int64(0))
+            .put_string("list1", list.get_as_string(1))
+            .put_bytes("list2", list.get_as_bytes(2))
+            .put_qname("list3", list.get_as_qname(3))
+            .put_bool("list4", list.get_as_bool(4))
+            .put_float32("list5as32", list.get_as_float32(5))
+            .put_float64("list5", list.get_as_float64(5))
+            .put_int32("list6y", list.get_as_value(6).as_int32("y"))
+            .put_bytes("sAsBytes", value.as_bytes("s"))
+            .put_float64("i32AsF64", value.as_float64("i32"));
+    });
+}
+
+/// For every order of the view `mypkg.Orders` (key `id`), reads its lines in
+/// `mypkg.OrderLines` (key `order` = id) from inside the read callback, and
+/// inserts `{customer, total, lines}` into `mypkg.OrderTotals`.
+pub fn order_totals(ext: Ext<'_>) {
+    ext.read_values(&ext.key_builder(STORAGE_VIEW, "mypkg.Orders"), |order_key, order| {
+        let id = order_key.as_int64("id");
+        // Read before the nested read, used after it: borrowed strings stay valid.
+        let customer = order.as_string("customer");
+        let lines = ext.key_builder(STORAGE_VIEW, "mypkg.OrderLines");
+        lines.put_int64("order", id);
+        let (mut total, mut count) = (0_i64, 0_i32);
+        ext.read_values(&lines, |line_key, line| {
+            total = total.wrapping_add(line.as_int64("amount"));
+            count += 1;
+            debug_assert_eq!(line_key.as_int64("order"), id);
+        });
+        let key = ext.key_builder(STORAGE_VIEW, "mypkg.OrderTotals");
+        key.put_int64("id", id);
+        ext.new_value(&key).put_string("customer", customer).put_int64("total", total).put_int32("lines", count);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use extwasm_guest_sdk::testing::{ErrorKind, MockHost};
+    use serde_json::json;
+
+    use super::*;
+
+    const STATE: &str = include_str!("../state.json");
+
+    #[test]
+    fn copies_every_field_type_of_every_match() {
+        let intents = MockHost::from_json(STATE).unwrap().run(copy_all_types).unwrap();
+        assert_eq!(intents.len(), 2);
+        assert_eq!(
+            intents[0],
+            json!({
+                "op": "insert", "storage": "sys.View", "entity": "mypkg.AllTypesCopy",
+                "key": { "pk": 1, "cc": 10000000000_i64, "name": "first", "raw": { "$bytes": "AQID" },
+                         "kind": { "$qname": "github.com/org/app/mypkg.Kind" }, "flag": true, "f32": 1.5, "f64": 2.25 },
+                "value": {
+                    "i32": -7, "i64": 9007199254740993_i64, "f32": 0.5, "f64": 3.75, "b": false, "s": "héllo wörld",
+                    "bytes": { "$bytes": "AAEC/w==" }, "q": { "$qname": "a.b.Entity" },
+                    "nestedX": 1, "deeperY": "z", "listLen": 7,
+                    "list0": 5, "list0as64": 5, "list1": "two", "list2": { "$bytes": "Aw==" },
+                    "list3": { "$qname": "c.d.E" }, "list4": true, "list5as32": 2.5, "list5": 2.5, "list6y": 8,
+                    "sAsBytes": { "$bytes": "aMOpbGxvIHfDtnJsZA==" }, "i32AsF64": -7.0
+                }
+            })
+        );
+        assert_eq!(intents[1]["key"]["cc"], -1);
+        assert_eq!(intents[1]["value"]["i64"], i64::MIN);
+        assert_eq!(intents[1]["value"]["s"], "");
+        assert_eq!(intents[1]["value"]["bytes"], json!({ "$bytes": "" }));
+    }
+
+    #[test]
+    fn nested_reads() {
+        let intents = MockHost::from_json(STATE).unwrap().run(order_totals).unwrap();
+        let totals: Vec<_> = intents.iter().map(|i| (&i["key"]["id"], &i["value"])).collect();
+        assert_eq!(
+            totals,
+            [
+                (&json!(1), &json!({"customer": "Ada", "total": 150, "lines": 2})),
+                (&json!(2), &json!({"customer": "Grace", "total": 24, "lines": 3})),
+                (&json!(3), &json!({"customer": "Linus", "total": 0, "lines": 0})),
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_to_read_is_no_intent_and_a_failing_storage_fails() {
+        assert_eq!(MockHost::from_json("{}").unwrap().run(order_totals).unwrap().len(), 0);
+        let failing = r#"{"sys.View": {"$error": "disk unavailable"}}"#;
+        let err = MockHost::from_json(failing).unwrap().run(copy_all_types).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::State);
+        assert_eq!(err.site().unwrap().host_call, "hostReadValues");
+    }
+}

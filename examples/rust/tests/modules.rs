@@ -1,0 +1,184 @@
+//! The example modules as the engine sees them, checked without the engine:
+//! their exports and imports against the ABI tables, their size, and the
+//! SDK's exports (allocator, memory info, panics) called directly.
+
+use extwasm_abi::{self as abi, GUEST_EXPORTS, HOST_IMPORTS, ValType};
+use extwasm_rust_examples::{ALL, ALLOCS, Module};
+use wasmtime::{Caller, Engine, ExternType, FuncType, Instance, Linker, Store, StoreLimits, StoreLimitsBuilder};
+
+/// The size goal of the issue: a module under 20 KiB.
+const MAX_MODULE_BYTES: usize = 20 * 1024;
+
+fn val_type(t: ValType) -> wasmtime::ValType {
+    match t {
+        ValType::I32 => wasmtime::ValType::I32,
+        ValType::I64 => wasmtime::ValType::I64,
+        ValType::F32 => wasmtime::ValType::F32,
+        ValType::F64 => wasmtime::ValType::F64,
+    }
+}
+
+fn same_signature(ty: &FuncType, params: &[ValType], results: &[ValType]) -> bool {
+    let eq = |a: Vec<wasmtime::ValType>, b: &[ValType]| {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| wasmtime::ValType::eq(x, &val_type(*y)))
+    };
+    eq(ty.params().collect(), params) && eq(ty.results().collect(), results)
+}
+
+fn compile(engine: &Engine, module: &Module) -> wasmtime::Module {
+    wasmtime::Module::new(engine, module.wasm).unwrap_or_else(|e| panic!("{}: {e:#}", module.name))
+}
+
+#[test]
+fn modules_are_small() {
+    for module in ALL {
+        eprintln!("{}.wasm: {} bytes", module.name, module.wasm.len());
+        assert!(module.wasm.len() < MAX_MODULE_BYTES, "{}.wasm is {} bytes", module.name, module.wasm.len());
+    }
+}
+
+#[test]
+fn exports_are_the_abi_exports_and_the_extensions() {
+    let engine = Engine::default();
+    for module in ALL {
+        let compiled = compile(&engine, module);
+        let mut seen = Vec::new();
+        for export in compiled.exports() {
+            let name = export.name();
+            match export.ty() {
+                ExternType::Memory(_) => assert_eq!(name, abi::export::MEMORY, "{}", module.name),
+                // The linker's `__data_end` and `__heap_base`.
+                ExternType::Global(_) => assert!(name.starts_with("__"), "{}: global {name}", module.name),
+                ExternType::Func(ty) => {
+                    if let Some(abi_export) = GUEST_EXPORTS.iter().find(|e| e.name == name) {
+                        assert!(
+                            same_signature(&ty, abi_export.params, abi_export.results),
+                            "{}: {name}: {ty:?}",
+                            module.name
+                        );
+                    } else {
+                        assert!(module.extension(name).is_some(), "{}: unexpected export {name}", module.name);
+                        assert!(!abi::is_reserved_extension_name(name), "{}: {name}", module.name);
+                        assert!(same_signature(&ty, &[], &[]), "{}: extension {name}: {ty:?}", module.name);
+                    }
+                    seen.push(name.to_owned());
+                }
+                other => panic!("{}: unexpected export {name}: {other:?}", module.name),
+            }
+        }
+        let required = GUEST_EXPORTS
+            .iter()
+            .filter(|e| ![abi::export::MEMORY, abi::export::START, abi::export::INITIALIZE].contains(&e.name))
+            .map(|e| e.name)
+            .chain(module.extension_names());
+        for name in required {
+            assert!(seen.iter().any(|s| s == name), "{} does not export {name}", module.name);
+        }
+    }
+}
+
+#[test]
+fn imports_are_host_imports_with_the_abi_signatures() {
+    let engine = Engine::default();
+    for module in ALL {
+        for import in compile(&engine, module).imports() {
+            assert_eq!(import.module(), abi::HOST_MODULE, "{}: {}", module.name, import.name());
+            let name = import.name();
+            assert_ne!(name, "hostRowWriterPutIntBool", "the SDK imports the canonical name");
+            let host =
+                HOST_IMPORTS.iter().find(|i| i.name == name).unwrap_or_else(|| panic!("{}: {name}", module.name));
+            let ExternType::Func(ty) = import.ty() else { panic!("{}: {name} is not a function", module.name) };
+            assert!(same_signature(&ty, host.params, host.results), "{}: {name}: {ty:?}", module.name);
+        }
+    }
+}
+
+/// An instance of the allocs module with every host import trapping, except
+/// `hostPanic`, which records the message; memory limited to `limit` bytes.
+struct Guest {
+    store: Store<(Option<String>, StoreLimits)>,
+    instance: Instance,
+}
+
+impl Guest {
+    fn new(limit: usize) -> Self {
+        let engine = Engine::default();
+        let module = compile(&engine, &ALLOCS);
+        let mut linker = Linker::new(&engine);
+        linker
+            .func_wrap(
+                "env",
+                "hostPanic",
+                |mut caller: Caller<'_, (Option<String>, StoreLimits)>, ptr: i32, len: i32| -> wasmtime::Result<()> {
+                    let memory = caller.get_export("memory").and_then(|e| e.into_memory()).unwrap();
+                    let bytes = memory.data(&caller)[ptr as usize..][..len as usize].to_vec();
+                    caller.data_mut().0 = Some(String::from_utf8(bytes).unwrap());
+                    wasmtime::bail!("hostPanic")
+                },
+            )
+            .unwrap();
+        linker.define_unknown_imports_as_traps(&module).unwrap();
+        let limits = StoreLimitsBuilder::new().memory_size(limit).build();
+        let mut store = Store::new(&engine, (None, limits));
+        store.limiter(|(_, limits)| limits);
+        let instance = linker.instantiate(&mut store, &module).unwrap();
+        Guest { store, instance }
+    }
+
+    fn call<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
+        &mut self,
+        name: &str,
+        params: P,
+    ) -> wasmtime::Result<R> {
+        let func = self.instance.get_typed_func::<P, R>(&mut self.store, name)?;
+        func.call(&mut self.store, params)
+    }
+
+    fn stat(&mut self, name: &str) -> i64 {
+        self.call::<(), i64>(name, ()).unwrap()
+    }
+}
+
+#[test]
+fn malloc_free_and_the_memory_info_exports() {
+    let mut guest = Guest::new(16 << 20);
+    assert_eq!((guest.stat("WasmGetMallocs"), guest.stat("WasmGetFrees")), (0, 0));
+    assert_eq!(guest.stat("WasmGetHeapSys"), 0);
+
+    let exchange = guest.call::<i32, i32>("malloc", 64_000).unwrap();
+    assert!(exchange > 0 && exchange % 16 == 0, "{exchange:#x}");
+    assert_eq!(guest.stat("WasmGetMallocs"), 1);
+    assert!(guest.stat("WasmGetHeapSys") >= 64_000);
+    assert!(guest.stat("WasmGetHeapInuse") >= 64_000);
+    let small = guest.call::<i32, i32>("malloc", 0).unwrap();
+    assert!(small >= exchange + 64_000, "blocks do not overlap");
+
+    guest.call::<i32, ()>("free", exchange).unwrap();
+    guest.call::<(), ()>("WasmGC", ()).unwrap();
+    guest.call::<(), ()>("WasmAbiVersion_0_0_1", ()).unwrap();
+    assert_eq!((guest.stat("WasmGetMallocs"), guest.stat("WasmGetFrees")), (2, 1));
+
+    // Extensions that make no host calls can run here too.
+    guest.call::<(), ()>("zeroedAfterFree", ()).unwrap();
+    assert!(guest.stat("WasmGetMallocs") > 2);
+    assert!(guest.stat("WasmGetFrees") > 1);
+    assert!(guest.stat("WasmGetHeapInuse") <= guest.stat("WasmGetHeapSys"));
+}
+
+#[test]
+fn running_out_of_memory_is_a_panic_reported_through_host_panic() {
+    let mut guest = Guest::new(8 << 20);
+    let trap = guest.call::<(), ()>("exhaustMemory", ()).unwrap_err();
+    assert!(format!("{trap:#}").contains("hostPanic"), "{trap:#}");
+    let message = guest.store.data().0.clone().expect("a panic message");
+    assert!(message.starts_with("out of memory: cannot allocate 1048576 bytes (the heap has taken "), "{message}");
+    assert!(message.contains(" (at guest-sdk/src/ffi/heap.rs:"), "{message}");
+}
+
+#[test]
+fn a_read_callback_without_a_read_is_a_panic() {
+    let mut guest = Guest::new(16 << 20);
+    guest.call::<(i64, i64), ()>("WasmOnReadValue", (1, 2)).unwrap_err();
+    let message = guest.store.data().0.clone().expect("a panic message");
+    assert!(message.starts_with("WasmOnReadValue was called while no read_values is running (at "), "{message}");
+}
