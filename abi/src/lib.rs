@@ -486,9 +486,35 @@ pub const RESERVED_EXTENSION_NAMES: &[&str] =
 /// Extension names starting with this prefix are reserved for the ABI.
 pub const RESERVED_EXTENSION_PREFIX: &str = "Wasm";
 
-/// Whether `name` is reserved and so cannot name an extension.
-pub fn is_reserved_extension_name(name: &str) -> bool {
-    name.starts_with(RESERVED_EXTENSION_PREFIX) || RESERVED_EXTENSION_NAMES.contains(&name)
+/// Whether `name` is reserved and so cannot name an extension. A `const fn`,
+/// so guest SDKs can refuse reserved names at compile time.
+pub const fn is_reserved_extension_name(name: &str) -> bool {
+    const fn eq(a: &[u8], b: &[u8]) -> bool {
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+    let name = name.as_bytes();
+    let prefix = RESERVED_EXTENSION_PREFIX.as_bytes();
+    if name.len() >= prefix.len() && eq(name.split_at(prefix.len()).0, prefix) {
+        return true;
+    }
+    let mut i = 0;
+    while i < RESERVED_EXTENSION_NAMES.len() {
+        if eq(name, RESERVED_EXTENSION_NAMES[i].as_bytes()) {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -524,10 +550,21 @@ mod tests {
 
     #[test]
     fn reserved_names() {
-        for name in ["WasmOnReadValue", "WasmAnything", "malloc", "_start", "_initialize", "memory"] {
+        for name in [
+            "WasmOnReadValue",
+            "WasmAnything",
+            "Wasm",
+            "malloc",
+            "free",
+            "calloc",
+            "realloc",
+            "_start",
+            "_initialize",
+            "memory",
+        ] {
             assert!(is_reserved_extension_name(name), "{name}");
         }
-        for name in ["NewOrder", "wasmLower", "doNothing"] {
+        for name in ["NewOrder", "wasmLower", "doNothing", "", "Wasn", "mallocs", "memor", "x_start"] {
             assert!(!is_reserved_extension_name(name), "{name}");
         }
     }

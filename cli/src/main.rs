@@ -179,10 +179,8 @@ fn run(args: &RunArgs) -> Result<(Json, bool), SetupError> {
         "peak_memory_pages": stats.peak_memory_bytes / 65_536,
     });
     let all_ok = stats.failures == 0;
-    if let Some(Json::Object(fields)) = report.get_mut("stats") {
-        if let Json::Object(summary) = summary {
-            fields.extend(summary);
-        }
+    if let (Some(Json::Object(fields)), Json::Object(summary)) = (report.get_mut("stats"), summary) {
+        fields.extend(summary);
     }
     Ok((report, all_ok))
 }

@@ -254,19 +254,22 @@ fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error, config: &crat
     let extension = ctx.label();
     ctx.exchange.overflow.clear();
     let printed_panic = ctx.output.panic_message();
-    if let Some(error) = ctx.pending.take() {
-        return match error {
-            Error::GuestPanic { extension, message, .. } => Error::GuestPanic { extension, message, backtrace },
-            other => other,
-        };
-    }
-    if let Some(requested_pages) = ctx.limiter.denied {
-        return Error::MemoryLimit {
-            extension,
-            limit_pages: (ctx.limiter.limit_bytes / extwasm_abi::WASM_PAGE_SIZE as usize) as u32,
-            requested_pages,
-            message: printed_panic.unwrap_or_else(|| format!("{trap:#}")),
-        };
+    let limit_pages = (ctx.limiter.limit_bytes / extwasm_abi::WASM_PAGE_SIZE as usize) as u32;
+    match (ctx.pending.take(), ctx.limiter.denied) {
+        // A guest that panics after a denied grow (TinyGo prints, the Rust
+        // SDK calls hostPanic) ran out of memory: that is what it reports.
+        (Some(Error::GuestPanic { message, .. }), Some(requested_pages)) => {
+            return Error::MemoryLimit { extension, limit_pages, requested_pages, message };
+        }
+        (Some(Error::GuestPanic { extension, message, .. }), None) => {
+            return Error::GuestPanic { extension, message, backtrace };
+        }
+        (Some(other), _) => return other,
+        (None, Some(requested_pages)) => {
+            let message = printed_panic.unwrap_or_else(|| format!("{trap:#}"));
+            return Error::MemoryLimit { extension, limit_pages, requested_pages, message };
+        }
+        (None, None) => {}
     }
     match trap.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => {

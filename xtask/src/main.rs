@@ -54,6 +54,15 @@ fn output(command: &mut Command) -> Result<String> {
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
+/// Crates that compile to wasm guests.
+const GUEST_CRATES: &[&str] = &[
+    "extwasm-guest-sdk",
+    "extwasm-example-benchmarks",
+    "extwasm-example-basicusage",
+    "extwasm-example-readvalues",
+    "extwasm-example-allocs",
+];
+
 fn setup() -> Result {
     let installed = output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
     if !installed.lines().any(|line| line.trim() == WASM_TARGET) {
@@ -86,6 +95,13 @@ fn demo() -> Result {
 fn test() -> Result {
     run(cargo().args(["fmt", "--all", "--check"]))?;
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    // The guest side as the guests build it.
+    let mut wasm_clippy = cargo();
+    wasm_clippy.args(["clippy", "--target", WASM_TARGET]);
+    for guest in GUEST_CRATES {
+        wasm_clippy.args(["-p", guest]);
+    }
+    run(wasm_clippy.args(["--", "-D", "warnings"]))?;
     run(cargo().args(["test", "--workspace"]))
 }
 
