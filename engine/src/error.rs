@@ -197,7 +197,7 @@ pub enum Error {
         what: String,
     },
     /// The guest tried to grow its memory beyond the instance's limit.
-    #[error("extension {extension} exceeded its memory limit of {limit_pages} pages ({} MiB): it asked for {requested_pages} pages", limit_pages / 16)]
+    #[error("extension {extension} exceeded its memory limit of {limit_pages} pages ({} KiB): it asked for {requested_pages} pages", *limit_pages as u64 * 64)]
     MemoryLimit {
         /// `package/extension`.
         extension: String,

@@ -38,6 +38,16 @@ impl HandleKind {
         }
     }
 
+    /// The name with its indefinite article.
+    fn a(self) -> &'static str {
+        match self {
+            HandleKind::KeyBuilder => "a key builder",
+            HandleKind::Value => "a value",
+            HandleKind::Intent => "an intent",
+            HandleKind::Key => "a key",
+        }
+    }
+
     fn from_tag(tag: u8) -> Option<Self> {
         match tag {
             1 => Some(HandleKind::KeyBuilder),
@@ -62,10 +72,10 @@ fn encode(kind: HandleKind, generation: u32, index: usize) -> i64 {
 fn decode(handle: i64, want: HandleKind, generation: u32, len: usize) -> Result<usize, String> {
     let bits = handle as u64;
     let Some(kind) = HandleKind::from_tag((bits >> 56) as u8) else {
-        return Err(format!("not a handle the host handed out (expected a {})", want.name()));
+        return Err(format!("not a handle the host handed out (expected {})", want.a()));
     };
     if kind != want {
-        return Err(format!("a {} handle where a {} was expected", kind.name(), want.name()));
+        return Err(format!("{} handle where {} was expected", kind.a(), want.a()));
     }
     if (bits >> 32) as u32 & GENERATION_MASK != generation {
         return Err(format!("stale {} handle from an earlier invocation", want.name()));
@@ -757,7 +767,12 @@ fn write_overflow<S: State>(caller: &mut Ctx<'_, S>, call: &'static str, bytes: 
     let size = len.max(abi::EXCHANGE_OVERFLOW_MIN);
     let ptr = malloc.call(&mut *caller, size as i32)? as u32;
     let (mem, ctx) = split(caller);
-    match guest_bytes_mut(mem, ptr as i32, len as i32) {
+    // A null result is an allocation failure, not an address to write to.
+    let checked = match ptr {
+        0 => Err(GuestArg::OutOfBounds { ptr, len, memory_size: mem.len() }),
+        _ => guest_bytes_mut(mem, ptr as i32, len as i32),
+    };
+    match checked {
         Ok(dst) => {
             dst.copy_from_slice(bytes);
             ctx.exchange.overflow.push(ptr);
@@ -772,7 +787,7 @@ fn value_length<S: State>(mut caller: Ctx<'_, S>, call: &'static str, handle: i6
         let index = ctx.value_index(handle, "value")?;
         ctx.values[index].len().map(|n| n as i32).ok_or(Fault::Type {
             argument: "value",
-            field: String::new(),
+            field: "(the value itself)".into(),
             expected: "array",
             found: "object or scalar",
         })

@@ -57,10 +57,13 @@ pub(crate) struct Live<S: State> {
     pub(crate) extensions: Vec<TypedFunc<(), ()>>,
 }
 
-/// A store for `ctx`, with the engine's limits wired in.
+/// A store for `ctx`, with the engine's limits wired in. Instantiation (a
+/// module's start function) and initialisation run without a deadline or a
+/// fuel budget; each invocation sets its own.
 fn new_store<S: State>(engine: &Engine, ctx: HostCtx<S>) -> Store<HostCtx<S>> {
     let mut store = Store::new(engine.wasmtime(), ctx);
     store.limiter(|ctx| &mut ctx.limiter);
+    unlimited(engine, &mut store);
     store
 }
 
@@ -110,7 +113,11 @@ fn wire_and_initialize<S: State>(
         };
         Error::load(package, format!("{what} failed: {detail}"))
     };
-    unlimited(engine, store);
+    // The reference engine calls the version export at load; so do we (a
+    // module whose version function traps does not load).
+    if let Ok(version) = instance.get_typed_func::<(), ()>(&mut *store, export::ABI_VERSION) {
+        version.call(&mut *store, ()).map_err(|e| init_error(store, export::ABI_VERSION, e))?;
+    }
     let init = [export::INITIALIZE, export::START]
         .into_iter()
         .find_map(|entry| instance.get_typed_func::<(), ()>(&mut *store, entry).ok().map(|f| (entry, f)));

@@ -282,6 +282,19 @@ impl Engine {
     pub fn load_package(&self, name: &str, wasm: &[u8], extensions: &[&str]) -> Result<Package> {
         let binary =
             wat::parse_bytes(wasm).map_err(|e| Error::load(name, format!("not a valid WebAssembly module: {e}")))?;
+        // Before compiling: the pooling allocator would refuse an oversized
+        // memory with a message about itself rather than about the module.
+        if let Some(pages) = initial_memory_pages(&binary)
+            && pages > self.config().memory_limit() as u64
+        {
+            return Err(Error::load(
+                name,
+                format!(
+                    "the module needs {pages} pages of memory at start, more than the limit of {} pages",
+                    self.config().memory_limit()
+                ),
+            ));
+        }
         let module = wasmtime::Module::new(self.wasmtime(), &binary)
             .map_err(|e| Error::load(name, format!("not a valid WebAssembly module: {e:#}")))?;
         let mut inner = Package::validate(self, name, module, extensions)?;
@@ -302,6 +315,17 @@ impl Engine {
             std::fs::read(path).map_err(|e| Error::load(name, format!("cannot read {}: {e}", path.display())))?;
         self.load_package(name, &wasm, extensions)
     }
+}
+
+/// The initial size of the module's first defined memory, if it has one and
+/// parses (a module that does not parse fails compilation right after).
+fn initial_memory_pages(wasm: &[u8]) -> Option<u64> {
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        if let wasmparser::Payload::MemorySection(memories) = payload.ok()? {
+            return memories.into_iter().next()?.ok().map(|memory| memory.initial);
+        }
+    }
+    None
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is
@@ -379,15 +403,8 @@ impl Package {
         };
 
         match module.get_export(export::MEMORY) {
-            Some(ExternType::Memory(memory)) => {
-                if memory.minimum() > engine.config().memory_limit() as u64 {
-                    return Err(fail(format!(
-                        "the module needs {} pages of memory at start, more than the limit of {} pages",
-                        memory.minimum(),
-                        engine.config().memory_limit()
-                    )));
-                }
-            }
+            // Its size was checked against the limit before compiling.
+            Some(ExternType::Memory(_)) => {}
             _ => return Err(fail("module exports no memory named \"memory\"".into())),
         }
         if func_export(export::ABI_VERSION)?.is_none() {

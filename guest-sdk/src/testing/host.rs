@@ -574,7 +574,7 @@ pub(crate) fn value_len(value: u64) -> usize {
         let index = s.decode(value, Kind::Value, "value")?;
         s.values[index].len().ok_or(Fault::Type {
             argument: "value",
-            field: String::new(),
+            field: "(the value itself)".into(),
             expected: "array",
             found: "object or scalar",
         })
