@@ -4,7 +4,9 @@
 //! - `invoke/*`: the full embedder path: extension looked up by name,
 //!   JSON-state-backed IO, handle tables reset per invocation, intents
 //!   handed over.
-//! - `floor/*`: the same guest code on bare wasmtime with trivial host
+//! - `invoke-rust/*`: the same extensions built with the Rust guest SDK
+//!   (`examples/rust/benchmarks`).
+//! - `floor/*`: the TinyGo guest code on bare wasmtime with trivial host
 //!   functions (constants, no checks, no state): what a call costs before
 //!   the engine does any work. The ratio between the two is the engine's
 //!   overhead, measured in the same run.
@@ -17,17 +19,15 @@ use extwasm_benches::{BENCHMARK_EXTENSIONS, root, tinygo_module};
 use extwasm_engine::{Config, Engine, JsonState, Worker};
 use wasmtime::{Linker, Module, Store};
 
-fn invoke(c: &mut Criterion) {
-    let Some(path) = tinygo_module("benchmarks-pkg.wasm") else {
-        return;
-    };
+/// The five extensions of `wasm`, invoked as an embedder would, in group `group`.
+fn invoke_module(c: &mut Criterion, group: &str, wasm: &[u8]) {
     let engine = Engine::new(Config::default()).unwrap();
-    let package = engine.load_package_file("bench", &path, &BENCHMARK_EXTENSIONS).unwrap();
+    let package = engine.load_package("bench", wasm, &BENCHMARK_EXTENSIONS).unwrap();
     let mut worker = Worker::new(&engine);
     worker.add_package(&package).unwrap();
     let state = JsonState::from_path(root().join("examples/states/benchmarks.json")).unwrap();
 
-    let mut group = c.benchmark_group("invoke");
+    let mut group = c.benchmark_group(group);
     for extension in BENCHMARK_EXTENSIONS {
         group.bench_function(extension, |b| {
             b.iter(|| {
@@ -37,6 +37,17 @@ fn invoke(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// TinyGo's `benchmarks-pkg.wasm`.
+fn invoke(c: &mut Criterion) {
+    let Some(path) = tinygo_module("benchmarks-pkg.wasm") else { return };
+    invoke_module(c, "invoke", &std::fs::read(path).unwrap());
+}
+
+/// The same extensions built from `examples/rust/benchmarks` with the Rust SDK.
+fn invoke_rust(c: &mut Criterion) {
+    invoke_module(c, "invoke-rust", extwasm_rust_examples::BENCHMARKS.wasm);
 }
 
 fn floor(c: &mut Criterion) {
@@ -66,5 +77,5 @@ fn floor(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, invoke, floor);
+criterion_group!(benches, invoke, invoke_rust, floor);
 criterion_main!(benches);
