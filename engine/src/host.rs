@@ -718,7 +718,7 @@ fn resolve<'v, V: Value>(value: &'v V, request: Request<'_>) -> Result<Resolved<
         return Err(Fault::Missing { argument, what });
     };
     let mismatch = |found| Fault::Type { argument, field: request.describe(), expected: request.want.as_str(), found };
-    state::check_type(&field, request.want).map_err(mismatch)?;
+    field.readable_as(request.want).map_err(mismatch)?;
     let scalar = match field {
         Field::Value(nested) => return Ok(Resolved::Nested(nested)),
         Field::Scalar(scalar) => scalar,
@@ -746,7 +746,7 @@ fn resolve<'v, V: Value>(value: &'v V, request: Request<'_>) -> Result<Resolved<
         (Scalar::Bytes(b), _) => b,
         (Scalar::QName(q), FieldType::QNamePkg) => q.pkg.as_bytes(),
         (Scalar::QName(q), _) => q.entity.as_bytes(),
-        (s, want) => unreachable!("check_type admits no {} read as {}", s.type_name(), want.as_str()),
+        (s, want) => unreachable!("readable_as admits no {} read as {}", s.type_name(), want.as_str()),
     };
     Ok(Resolved::Bytes(bytes))
 }

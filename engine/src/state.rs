@@ -108,6 +108,31 @@ pub enum Field<'a, V> {
 }
 
 impl<V> Field<'_, V> {
+    /// Whether a guest may read this field as `want`, by the engine's rules:
+    /// integers read as any integer width (range-checked) and as floats,
+    /// floats as either float width, strings also as bytes, qualified names
+    /// whole or as their halves, nested values only as values. `Err` names
+    /// the type the field has.
+    pub fn readable_as(&self, want: FieldType) -> Result<(), &'static str> {
+        let ok = match (self, want) {
+            (Field::Value(_), FieldType::Value) => true,
+            (Field::Value(_), _) => false,
+            (Field::Scalar(s), want) => matches!(
+                (s, want),
+                (Scalar::Int32(_) | Scalar::Int64(_), FieldType::Int32 | FieldType::Int64)
+                    | (
+                        Scalar::Int32(_) | Scalar::Int64(_) | Scalar::Float32(_) | Scalar::Float64(_),
+                        FieldType::Float32 | FieldType::Float64
+                    )
+                    | (Scalar::Bool(_), FieldType::Bool)
+                    | (Scalar::String(_), FieldType::String | FieldType::Bytes)
+                    | (Scalar::Bytes(_), FieldType::Bytes)
+                    | (Scalar::QName(_), FieldType::QName | FieldType::QNamePkg | FieldType::QNameEntity)
+            ),
+        };
+        if ok { Ok(()) } else { Err(self.type_name()) }
+    }
+
     /// Lower-case type name, as used in error messages.
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -413,28 +438,6 @@ pub struct Intent<'a, V> {
     pub value: &'a Row,
 }
 
-/// Converts a field the embedder returned to the type a guest asked for, by
-/// the engine's rules; `Err` names the type that was found.
-pub(crate) fn check_type<V>(field: &Field<'_, V>, want: FieldType) -> Result<(), &'static str> {
-    let ok = match (field, want) {
-        (Field::Value(_), FieldType::Value) => true,
-        (Field::Value(_), _) => false,
-        (Field::Scalar(s), want) => matches!(
-            (s, want),
-            (Scalar::Int32(_) | Scalar::Int64(_), FieldType::Int32 | FieldType::Int64)
-                | (
-                    Scalar::Int32(_) | Scalar::Int64(_) | Scalar::Float32(_) | Scalar::Float64(_),
-                    FieldType::Float32 | FieldType::Float64
-                )
-                | (Scalar::Bool(_), FieldType::Bool)
-                | (Scalar::String(_), FieldType::String | FieldType::Bytes)
-                | (Scalar::Bytes(_), FieldType::Bytes)
-                | (Scalar::QName(_), FieldType::QName | FieldType::QNamePkg | FieldType::QNameEntity)
-        ),
-    };
-    if ok { Ok(()) } else { Err(field.type_name()) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -465,15 +468,15 @@ mod tests {
     #[test]
     fn type_rules() {
         let int: Field<'_, ()> = Field::Scalar(Scalar::Int64(5));
-        assert!(check_type(&int, FieldType::Int32).is_ok());
-        assert!(check_type(&int, FieldType::Float64).is_ok());
-        assert_eq!(check_type(&int, FieldType::String), Err("int64"));
+        assert!(int.readable_as(FieldType::Int32).is_ok());
+        assert!(int.readable_as(FieldType::Float64).is_ok());
+        assert_eq!(int.readable_as(FieldType::String), Err("int64"));
         let s: Field<'_, ()> = Field::Scalar(Scalar::String("x"));
-        assert!(check_type(&s, FieldType::Bytes).is_ok());
-        assert_eq!(check_type(&s, FieldType::Int32), Err("string"));
+        assert!(s.readable_as(FieldType::Bytes).is_ok());
+        assert_eq!(s.readable_as(FieldType::Int32), Err("string"));
         let b: Field<'_, ()> = Field::Scalar(Scalar::Bytes(b"x"));
-        assert_eq!(check_type(&b, FieldType::String), Err("bytes"));
+        assert_eq!(b.readable_as(FieldType::String), Err("bytes"));
         let v: Field<'_, ()> = Field::Value(());
-        assert_eq!(check_type(&v, FieldType::Int32), Err("value"));
+        assert_eq!(v.readable_as(FieldType::Int32), Err("value"));
     }
 }

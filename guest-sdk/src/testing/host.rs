@@ -396,28 +396,6 @@ enum Read<'v> {
     Nested(JsonValue),
 }
 
-/// Whether a field may be read as `want`; `Err` names the type found. The
-/// engine's rules: integers read as any integer width and as floats, strings
-/// also as bytes, qualified names as their halves.
-fn readable(field: &Field<'_, JsonValue>, want: FieldType) -> Result<(), &'static str> {
-    let ok = match field {
-        Field::Value(_) => want == FieldType::Value,
-        Field::Scalar(scalar) => matches!(
-            (scalar, want),
-            (Scalar::Int32(_) | Scalar::Int64(_), FieldType::Int32 | FieldType::Int64)
-                | (
-                    Scalar::Int32(_) | Scalar::Int64(_) | Scalar::Float32(_) | Scalar::Float64(_),
-                    FieldType::Float32 | FieldType::Float64
-                )
-                | (Scalar::Bool(_), FieldType::Bool)
-                | (Scalar::String(_), FieldType::String | FieldType::Bytes)
-                | (Scalar::Bytes(_), FieldType::Bytes)
-                | (Scalar::QName(_), FieldType::QName | FieldType::QNamePkg | FieldType::QNameEntity)
-        ),
-    };
-    if ok { Ok(()) } else { Err(field.type_name()) }
-}
-
 /// Field `selector` of `value`, checked to be readable as `want`.
 fn resolve<'v>(value: &'v JsonValue, selector: Selector<'_>, want: FieldType) -> Result<Read<'v>, Fault> {
     let argument = selector.argument();
@@ -432,7 +410,7 @@ fn resolve<'v>(value: &'v JsonValue, selector: Selector<'_>, want: FieldType) ->
         };
         return Err(Fault::Missing { argument, what });
     };
-    readable(&field, want).map_err(|found| Fault::Type {
+    field.readable_as(want).map_err(|found| Fault::Type {
         argument,
         field: selector.describe(),
         expected: want.as_str(),
@@ -478,7 +456,7 @@ fn read<R>(
 fn scalar_of(read: Read<'_>) -> Scalar<'_> {
     match read {
         Read::Scalar(scalar) => scalar,
-        Read::Nested(_) => unreachable!("readable() admits nested values only as values"),
+        Read::Nested(_) => unreachable!("readable_as admits nested values only as values"),
     }
 }
 
@@ -546,7 +524,7 @@ fn read_bytes(declared: Declared, handle: u64, of_key: bool, selector: Selector<
             (Scalar::Bytes(bytes), _) => bytes,
             (Scalar::QName(q), FieldType::QNamePkg) => q.pkg.as_bytes(),
             (Scalar::QName(q), _) => q.entity.as_bytes(),
-            (scalar, want) => unreachable!("readable() admits no {} read as {}", scalar.type_name(), want.as_str()),
+            (scalar, want) => unreachable!("readable_as admits no {} read as {}", scalar.type_name(), want.as_str()),
         }))
     })
 }
@@ -557,7 +535,7 @@ fn read_str(declared: Declared, handle: u64, of_key: bool, selector: Selector<'_
             (Scalar::String(text), _) => text,
             (Scalar::QName(q), FieldType::QNamePkg) => q.pkg,
             (Scalar::QName(q), _) => q.entity,
-            (scalar, want) => unreachable!("readable() admits no {} read as {}", scalar.type_name(), want.as_str()),
+            (scalar, want) => unreachable!("readable_as admits no {} read as {}", scalar.type_name(), want.as_str()),
         }))
     })
 }
@@ -565,7 +543,7 @@ fn read_str(declared: Declared, handle: u64, of_key: bool, selector: Selector<'_
 fn read_value(declared: Declared, handle: u64, selector: Selector<'_>) -> u64 {
     read(declared, handle, false, selector, FieldType::Value, |s, read| match read {
         Read::Nested(nested) => Ok(s.push_value(nested)),
-        Read::Scalar(_) => unreachable!("readable() admits only nested values as values"),
+        Read::Scalar(_) => unreachable!("readable_as admits only nested values as values"),
     })
 }
 
