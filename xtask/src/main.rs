@@ -102,7 +102,51 @@ fn test() -> Result {
         wasm_clippy.args(["-p", guest]);
     }
     run(wasm_clippy.args(["--", "-D", "warnings"]))?;
-    run(cargo().args(["test", "--workspace"]))
+    let tally = run_tests(cargo().args(["test", "--workspace"]))?;
+    // One closing line for the whole run: cargo's own last line is that of
+    // whichever test binary ran last (often a crate without doctests).
+    println!("workspace: {} passed, {} failed", tally.passed, tally.failed);
+    if tally.failed > 0 || !tally.success {
+        return Err("tests failed".into());
+    }
+    Ok(())
+}
+
+/// (passed, failed) of a libtest `test result:` line.
+fn result_counts(line: &str) -> Option<(u64, u64)> {
+    let result = line.strip_prefix("test result: ")?;
+    let count = |word: &str| {
+        result.split(';').find_map(|part| part.trim().strip_suffix(word)?.trim().rsplit(' ').next()?.parse().ok())
+    };
+    Some((count(" passed")?, count(" failed")?))
+}
+
+#[derive(Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+    success: bool,
+}
+
+/// Runs a test command, passing its output through and adding up the
+/// `test result:` lines of every test binary.
+fn run_tests(command: &mut Command) -> Result<Tally> {
+    use std::io::{BufRead, BufReader};
+    eprintln!("+ {command:?}");
+    let mut child =
+        command.stdout(std::process::Stdio::piped()).spawn().map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    let mut tally = Tally::default();
+    let stdout = child.stdout.take().expect("stdout is piped");
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| format!("reading test output: {e}"))?;
+        println!("{line}");
+        if let Some((passed, failed)) = result_counts(&line) {
+            tally.passed += passed;
+            tally.failed += failed;
+        }
+    }
+    tally.success = child.wait().map_err(|e| format!("waiting for {command:?}: {e}"))?.success();
+    Ok(tally)
 }
 
 fn generate() -> Result {
@@ -115,4 +159,17 @@ fn generate() -> Result {
         eprintln!("wrote {}", file.path);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::result_counts;
+
+    #[test]
+    fn reads_libtest_result_lines() {
+        let line = "test result: FAILED. 12 passed; 3 failed; 0 ignored; 0 measured; 0 filtered out; finished in 3.84s";
+        assert_eq!(result_counts(line), Some((12, 3)));
+        assert_eq!(result_counts("test result: ok. 0 passed; 0 failed; 1 ignored"), Some((0, 0)));
+        assert_eq!(result_counts("running 3 tests"), None);
+    }
 }
