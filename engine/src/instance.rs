@@ -121,11 +121,6 @@ fn wire_and_initialize<S: State>(
         };
         Error::load(package, format!("{what} failed: {detail}"))
     };
-    // The reference engine calls the version export at load; so do we (a
-    // module whose version function traps does not load).
-    if let Ok(version) = instance.get_typed_func::<(), ()>(&mut *store, export::ABI_VERSION) {
-        version.call(&mut *store, ()).map_err(|e| init_error(store, export::ABI_VERSION, e))?;
-    }
     let init = [export::INITIALIZE, export::START]
         .into_iter()
         .find_map(|entry| instance.get_typed_func::<(), ()>(&mut *store, entry).ok().map(|f| (entry, f)));
@@ -136,6 +131,13 @@ fn wire_and_initialize<S: State>(
         return Err(init_error(store, entry, e));
     }
     store.data_mut().exit_code = None;
+
+    // The reference engine calls the version export at load; so do we (a
+    // module whose version function traps does not load). After
+    // initialisation: Go's runtime traps in any export called before it.
+    if let Ok(version) = instance.get_typed_func::<(), ()>(&mut *store, export::ABI_VERSION) {
+        version.call(&mut *store, ()).map_err(|e| init_error(store, export::ABI_VERSION, e))?;
+    }
 
     let Some(malloc) = malloc else { return Ok(0) };
     let size = engine.config().exchange_bytes();

@@ -3,7 +3,9 @@
 
 /// Longest line kept for panic detection; a longer panic message is cut.
 const MAX_LINE: usize = 1024;
-const PANIC_PREFIX: &[u8] = b"panic: ";
+/// Lines that carry a guest's dying message: TinyGo and Go panics, and Go
+/// runtime failures (`fatal error: out of memory`, deadlocks).
+const PANIC_PREFIXES: &[&[u8]] = &[b"panic: ", b"fatal error: "];
 
 #[derive(Debug, Default)]
 pub(crate) struct Output {
@@ -52,8 +54,10 @@ impl Output {
 
     fn finish_line(&mut self, stream: usize) {
         let line = &mut self.lines[stream];
-        if self.panic_line.is_none() && line.starts_with(PANIC_PREFIX) {
-            let message = String::from_utf8_lossy(&line[PANIC_PREFIX.len()..]);
+        if self.panic_line.is_none()
+            && let Some(prefix) = PANIC_PREFIXES.iter().find(|prefix| line.starts_with(prefix))
+        {
+            let message = String::from_utf8_lossy(&line[prefix.len()..]);
             self.panic_line = Some(message.trim_end().to_owned());
         }
         line.clear();
@@ -103,6 +107,13 @@ mod tests {
         out.clear();
         assert_eq!(out.panic_message(), None);
         assert_eq!(out.text(), "");
+    }
+
+    #[test]
+    fn go_runtime_fatal_errors_count_as_panics() {
+        let mut out = Output::new(1024);
+        out.write(1, b"fatal error: out of memory\n\ngoroutine 1 [running]:\n");
+        assert_eq!(out.panic_message().as_deref(), Some("out of memory"));
     }
 
     #[test]
