@@ -6,6 +6,8 @@
 //!   handed over.
 //! - `invoke-rust/*`: the same extensions built with the Rust guest SDK
 //!   (`examples/rust/benchmarks`).
+//! - `invoke-go/*`: the same extensions built with the Go SDK and standard
+//!   Go (`examples/go/benchmarks`, `GOOS=wasip1 -buildmode=c-shared`).
 //! - `floor/*`: the TinyGo guest code on bare wasmtime with trivial host
 //!   functions (constants, no checks, no state): what a call costs before
 //!   the engine does any work. The ratio between the two is the engine's
@@ -50,6 +52,15 @@ fn invoke_rust(c: &mut Criterion) {
     invoke_module(c, "invoke-rust", extwasm_rust_examples::BENCHMARKS.wasm);
 }
 
+/// The same extensions built from `examples/go/benchmarks` with the Go SDK
+/// and standard Go.
+fn invoke_go(c: &mut Criterion) {
+    if extwasm_go_examples::skipped("the invoke-go benchmarks") {
+        return;
+    }
+    invoke_module(c, "invoke-go", extwasm_go_examples::BENCHMARKS.wasm);
+}
+
 fn floor(c: &mut Criterion) {
     let Some(path) = tinygo_module("benchmarks-pkg.wasm") else {
         return;
@@ -77,5 +88,5 @@ fn floor(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, invoke, invoke_rust, floor);
+criterion_group!(benches, invoke, invoke_rust, invoke_go, floor);
 criterion_main!(benches);

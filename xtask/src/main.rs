@@ -1,11 +1,14 @@
 //! Project automation, run as `cargo xtask <command>`:
 //!
-//! - `setup`: installs what the build needs and is missing (the wasm32 target).
+//! - `setup`: installs what the build needs and is missing (the wasm32 target;
+//!   Go 1.24+, with pip into `.venv` when the PATH has none).
 //! - `demo`: setup, then the main job: `extwasm run` on a bundled state.
-//! - `test`: setup, then everything CI checks: fmt, clippy, generated files, all tests.
+//! - `test`: setup, then everything CI checks: fmt, clippy, generated files, all tests,
+//!   and gofmt, go vet and go test of the Go SDK and examples.
 //! - `gen`: rewrites the files generated from the `abi` crate.
 
 mod generated;
+mod go;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -37,6 +40,10 @@ fn root() -> PathBuf {
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command.current_dir(root());
+    // The Go examples' build script builds with the Go that setup found.
+    if let Some(go) = go::found() {
+        command.env("EXTWASM_GO", go);
+    }
     command
 }
 
@@ -68,7 +75,7 @@ fn setup() -> Result {
     if !installed.lines().any(|line| line.trim() == WASM_TARGET) {
         run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
     }
-    Ok(())
+    go::setup()
 }
 
 fn tinygo_testdata() -> PathBuf {
@@ -102,9 +109,13 @@ fn test() -> Result {
         wasm_clippy.args(["-p", guest]);
     }
     run(wasm_clippy.args(["--", "-D", "warnings"]))?;
-    let tally = run_tests(cargo().args(["test", "--workspace"]))?;
-    // One closing line for the whole run: cargo's own last line is that of
-    // whichever test binary ran last (often a crate without doctests).
+    let (go_passed, go_failed) = go::check()?;
+    let mut tally = run_tests(cargo().args(["test", "--workspace"]))?;
+    tally.passed += go_passed;
+    tally.failed += go_failed;
+    // One closing line for the whole run (the Go tests included): cargo's own
+    // last line is that of whichever test binary ran last (often a crate
+    // without doctests).
     println!("workspace: {} passed, {} failed", tally.passed, tally.failed);
     if tally.failed > 0 || !tally.success {
         return Err("tests failed".into());

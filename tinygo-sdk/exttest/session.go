@@ -1,0 +1,555 @@
+package exttest
+
+// One invocation on the mock host: the engine's host functions
+// (engine/src/host.rs), answered from a JSON state, with the engine's
+// handles, checks, type rules and error texts.
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+	"unsafe"
+
+	"example.invalid/extwasm/tinygo-sdk/internal/hostapi"
+)
+
+// handleKind is the top byte of a handle, as the engine encodes it.
+type handleKind uint8
+
+const (
+	handleKeyBuilder handleKind = 1
+	handleValue      handleKind = 2
+	handleIntent     handleKind = 3
+	handleKey        handleKind = 4
+)
+
+func (k handleKind) name() string {
+	return [...]string{"", "key builder", "value", "intent", "key"}[k]
+}
+
+// article is the name with its indefinite article.
+func (k handleKind) article() string {
+	return [...]string{"", "a key builder", "a value", "an intent", "a key"}[k]
+}
+
+// generationMask keeps the 24 bits of a handle's generation.
+const generationMask = 0x00FF_FFFF
+
+// lastGeneration is the generation of the latest session; each session has
+// a new one, so that a handle kept from an earlier run is stale, as on the
+// engine.
+var lastGeneration uint32
+
+// scalarKind is the type of a field put on a key builder or an intent.
+type scalarKind uint8
+
+const (
+	scalarInt32 scalarKind = iota
+	scalarInt64
+	scalarFloat32
+	scalarFloat64
+	scalarBool
+	scalarString
+	scalarBytes
+	scalarQName
+)
+
+// scalar is a field put on a key builder or an intent.
+type scalar struct {
+	kind   scalarKind
+	i      int64
+	f      float64
+	b      bool
+	s      string // string, or the package of a qualified name
+	entity string
+	raw    []byte
+}
+
+func (s *scalar) isInteger() bool { return s.kind == scalarInt32 || s.kind == scalarInt64 }
+
+func (s *scalar) asFloat() (float64, bool) {
+	switch s.kind {
+	case scalarInt32, scalarInt64:
+		return float64(s.i), true
+	case scalarFloat32, scalarFloat64:
+		return s.f, true
+	}
+	return 0, false
+}
+
+// display writes the scalar as the engine's Display does (in not-found
+// errors): numbers plainly, strings quoted, bytes as their count.
+func (s *scalar) display(out *strings.Builder) {
+	switch s.kind {
+	case scalarInt32, scalarInt64:
+		out.WriteString(strconv.FormatInt(s.i, 10))
+	case scalarFloat32:
+		out.WriteString(rustFloat(s.f, 32))
+	case scalarFloat64:
+		out.WriteString(rustFloat(s.f, 64))
+	case scalarBool:
+		out.WriteString(strconv.FormatBool(s.b))
+	case scalarString:
+		out.WriteString(rustQuote(s.s))
+	case scalarBytes:
+		fmt.Fprintf(out, "<%d bytes>", len(s.raw))
+	case scalarQName:
+		out.WriteString(s.s + "." + s.entity)
+	}
+}
+
+// node is the scalar as the JSON state holds it.
+func (s *scalar) node() *node {
+	switch s.kind {
+	case scalarInt32, scalarInt64:
+		return &node{kind: nodeInt, i: s.i}
+	case scalarFloat32:
+		return &node{kind: nodeFloat, f: float32Decimal(float32(s.f))}
+	case scalarFloat64:
+		return &node{kind: nodeFloat, f: s.f}
+	case scalarBool:
+		return &node{kind: nodeBool, b: s.b}
+	case scalarString:
+		return &node{kind: nodeString, s: s.s}
+	case scalarBytes:
+		return &node{kind: nodeBytes, raw: s.raw}
+	}
+	return &node{kind: nodeQName, s: s.s + "." + s.entity, dot: len(s.s)}
+}
+
+// rustFloat formats a float as Rust's Display: the shortest decimal that
+// reads back, never with an exponent.
+func rustFloat(f float64, bits int) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	}
+	return strconv.FormatFloat(f, 'f', -1, bits)
+}
+
+// rustQuote quotes a string as Rust's Debug does.
+func rustQuote(s string) string {
+	var out strings.Builder
+	out.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			out.WriteByte('\\')
+			out.WriteRune(r)
+		case r == '\n':
+			out.WriteString(`\n`)
+		case r == '\r':
+			out.WriteString(`\r`)
+		case r == '\t':
+			out.WriteString(`\t`)
+		case r == 0:
+			out.WriteString(`\0`)
+		case r < 0x20 || r == 0x7F:
+			fmt.Fprintf(&out, `\u{%x}`, r)
+		default:
+			out.WriteRune(r)
+		}
+	}
+	out.WriteByte('"')
+	return out.String()
+}
+
+// row is named scalars in the order their names were first put; putting a
+// name again replaces its value in place (the engine's Row).
+type row struct {
+	fields []rowField
+}
+
+type rowField struct {
+	name  string
+	value scalar
+}
+
+func (r *row) put(name string, value scalar) {
+	for i := range r.fields {
+		if r.fields[i].name == name {
+			r.fields[i].value = value
+			return
+		}
+	}
+	r.fields = append(r.fields, rowField{name, value})
+}
+
+type keyBuilder struct {
+	storage, entity string
+	fields          row
+}
+
+// String is the key as the engine's not-found errors name it.
+func (k *keyBuilder) String() string {
+	var out strings.Builder
+	fmt.Fprintf(&out, "storage %s, entity %s, key {", rustQuote(k.storage), rustQuote(k.entity))
+	for i := range k.fields.fields {
+		if i > 0 {
+			out.WriteString(", ")
+		}
+		out.WriteString(k.fields.fields[i].name + ": ")
+		k.fields.fields[i].value.display(&out)
+	}
+	out.WriteByte('}')
+	return out.String()
+}
+
+// matches reports whether the record has every field of the (partial) key.
+func (k *keyBuilder) matches(r *record) bool {
+	if r.entity != k.entity {
+		return false
+	}
+	for i := range k.fields.fields {
+		want := &k.fields.fields[i]
+		have := r.key.field(want.name)
+		if have == nil || !have.matches(&want.value) {
+			return false
+		}
+	}
+	return true
+}
+
+type intentSlot struct {
+	key      int
+	existing int // index of the value updated, or -1 for an insert
+	fields   row
+}
+
+// hostFailure is what a failing host call panics with, to leave the
+// extension the way a trap leaves a wasm guest; the session keeps the error.
+type hostFailure struct{}
+
+// session is the host side of one invocation; it implements hostapi.Host.
+type session struct {
+	state      *state
+	label      string
+	generation uint32
+	keys       []keyBuilder
+	values     []*node
+	readKeys   []*node
+	intents    []intentSlot
+	// failure is the invocation's error: the first failed host call wins, as
+	// on the engine, even if the extension recovered from its panic.
+	failure *Error
+	// arena holds copies of the bytes put (the extension may reuse its slice).
+	arena []byte
+	// spareFields are buffers for the key copies of ReadValues.
+	spareFields [][]rowField
+}
+
+func newSession(s *state, label string) *session {
+	lastGeneration = (lastGeneration + 1) & generationMask
+	if lastGeneration == 0 {
+		lastGeneration = 1
+	}
+	return &session{state: s, label: label, generation: lastGeneration}
+}
+
+func (s *session) encode(kind handleKind, index int) uint64 {
+	return uint64(kind)<<56 | uint64(s.generation)<<32 | uint64(uint32(index))
+}
+
+// fail records the invocation's error (unless one is recorded already) and
+// leaves the extension.
+func (s *session) fail(kind ErrorKind, call, argument, message string) {
+	if s.failure == nil {
+		s.failure = &Error{Kind: kind, Extension: s.label, HostCall: call, Argument: argument, Message: message}
+	}
+	panic(hostFailure{})
+}
+
+// decode is the index of a handle of kind want among length, or a failed
+// call naming the argument.
+func (s *session) decode(call, argument string, handle uint64, want handleKind, length int) int {
+	reason := ""
+	switch kind := handleKind(handle >> 56); {
+	case kind < handleKeyBuilder || kind > handleKey:
+		reason = "not a handle the host handed out (expected " + want.article() + ")"
+	case kind != want:
+		reason = kind.article() + " handle where " + want.article() + " was expected"
+	case uint32(handle>>32)&generationMask != s.generation:
+		reason = "stale " + want.name() + " handle from an earlier invocation"
+	case int(uint32(handle)) >= length:
+		reason = fmt.Sprintf("forged %s handle: this invocation has no %s #%d", want.name(), want.name(), uint32(handle))
+	default:
+		return int(uint32(handle))
+	}
+	s.fail(KindInvalidHandle, call, argument, fmt.Sprintf("invalid handle %#x: %s", handle, reason))
+	return 0
+}
+
+// checkUTF8 fails the call when text is not UTF-8, as the engine checks
+// every name and string a guest passes.
+func (s *session) checkUTF8(call, argument, text string) {
+	if utf8.ValidString(text) {
+		return
+	}
+	valid := 0
+	for valid < len(text) {
+		r, size := utf8.DecodeRuneInString(text[valid:])
+		if r == utf8.RuneError && size <= 1 {
+			break
+		}
+		valid += size
+	}
+	s.fail(KindInvalidUTF8, call, argument, fmt.Sprintf("argument is not valid UTF-8 (valid up to byte %d)", valid))
+}
+
+func (s *session) pushValue(n *node) uint64 {
+	s.values = append(s.values, n)
+	return s.encode(handleValue, len(s.values)-1)
+}
+
+// records are the records of a storage, or a failed call when the storage
+// fails.
+func (s *session) records(call string, key *keyBuilder) []record {
+	st := s.state.storage(key.storage)
+	switch {
+	case st == nil:
+		return nil
+	case st.failing != nil:
+		s.fail(KindState, call, "keyBuilder", "state error: "+*st.failing)
+	}
+	return st.records
+}
+
+func (s *session) GetKey(storage, entity string) uint64 {
+	s.checkUTF8("hostGetKey", "storagePtr", storage)
+	s.checkUTF8("hostGetKey", "entityPtr", entity)
+	s.keys = append(s.keys, keyBuilder{storage: storage, entity: entity})
+	return s.encode(handleKeyBuilder, len(s.keys)-1)
+}
+
+func (s *session) Query(call string, key uint64, must bool) uint64 {
+	k := &s.keys[s.decode(call, "keyBuilder", key, handleKeyBuilder, len(s.keys))]
+	records := s.records(call, k)
+	for i := range records {
+		if k.matches(&records[i]) {
+			return s.pushValue(records[i].value)
+		}
+	}
+	if must {
+		s.fail(KindNotFound, call, "keyBuilder", "no value for "+k.String())
+	}
+	return notFound
+}
+
+// notFound is what hostQueryValue answers when there is no value.
+const notFound = math.MaxUint64
+
+func (s *session) ReadValues(key uint64, each func(key, value uint64)) {
+	const call = "hostReadValues"
+	// A copy: the extension may change the key builder from the callback.
+	// Its fields go into a reused buffer (one per nesting level), so that a
+	// read allocates nothing once the session has warmed up.
+	k := s.keys[s.decode(call, "keyBuilder", key, handleKeyBuilder, len(s.keys))]
+	var fields []rowField
+	if n := len(s.spareFields); n > 0 {
+		fields, s.spareFields = s.spareFields[n-1], s.spareFields[:n-1]
+	}
+	k.fields = row{fields: append(fields[:0], k.fields.fields...)}
+	defer func() { s.spareFields = append(s.spareFields, k.fields.fields) }()
+	records := s.records(call, &k)
+	for i := range records {
+		if k.matches(&records[i]) {
+			s.readKeys = append(s.readKeys, records[i].key)
+			keyHandle := s.encode(handleKey, len(s.readKeys)-1)
+			each(keyHandle, s.pushValue(records[i].value))
+		}
+	}
+}
+
+func (s *session) NewValue(key uint64) uint64 {
+	index := s.decode("hostNewValue", "keyBuilder", key, handleKeyBuilder, len(s.keys))
+	s.intents = append(s.intents, intentSlot{key: index, existing: -1})
+	return s.encode(handleIntent, len(s.intents)-1)
+}
+
+func (s *session) UpdateValue(key, existing uint64) uint64 {
+	const call = "hostUpdateValue"
+	index := s.decode(call, "keyBuilder", key, handleKeyBuilder, len(s.keys))
+	value := s.decode(call, "existingValue", existing, handleValue, len(s.values))
+	s.intents = append(s.intents, intentSlot{key: index, existing: value})
+	return s.encode(handleIntent, len(s.intents)-1)
+}
+
+func (s *session) Put(call string, id uint64, kind uint32, name string, value hostapi.Scalar) {
+	s.checkUTF8(call, "namePtr", name)
+	var put scalar
+	switch value.Type {
+	case hostapi.Int32:
+		put = scalar{kind: scalarInt32, i: value.Int}
+	case hostapi.Int64:
+		put = scalar{kind: scalarInt64, i: value.Int}
+	case hostapi.Float32:
+		put = scalar{kind: scalarFloat32, f: value.Float}
+	case hostapi.Float64:
+		put = scalar{kind: scalarFloat64, f: value.Float}
+	case hostapi.Bool:
+		put = scalar{kind: scalarBool, b: value.Int != 0}
+	case hostapi.String:
+		s.checkUTF8(call, "valuePtr", value.String)
+		put = scalar{kind: scalarString, s: value.String}
+	case hostapi.Bytes:
+		// Copied: the extension may reuse its slice after the call.
+		start := len(s.arena)
+		s.arena = append(s.arena, value.Bytes...)
+		put = scalar{kind: scalarBytes, raw: s.arena[start:len(s.arena):len(s.arena)]}
+	case hostapi.QName:
+		s.checkUTF8(call, "pkgPtr", value.String)
+		s.checkUTF8(call, "entityPtr", value.Entity)
+		put = scalar{kind: scalarQName, s: value.String, entity: value.Entity}
+	default:
+		panic("exttest: no put of type " + value.Type.Name())
+	}
+	switch kind {
+	case 0:
+		s.keys[s.decode(call, "id", id, handleKeyBuilder, len(s.keys))].fields.put(name, put)
+	case 1:
+		s.intents[s.decode(call, "id", id, handleIntent, len(s.intents))].fields.put(name, put)
+	default:
+		s.fail(KindInvalidHandle, call, "kind", fmt.Sprintf(
+			"invalid handle %#x: row-writer kind must be 0 (key builder) or 1 (intent), got %d", kind, kind))
+	}
+}
+
+func (s *session) ValueLength(value uint64) int32 {
+	const call = "hostValueLength"
+	n := s.values[s.decode(call, "value", value, handleValue, len(s.values))]
+	if n.kind != nodeArray {
+		s.fail(KindTypeMismatch, call, "value", `field "(the value itself)" is object or scalar, read as array`)
+	}
+	return int32(len(n.items))
+}
+
+// readable is the engine's type rule: integers read as any integer width and
+// as floats, strings also as bytes, qualified names as their halves.
+func readable(n *node, want hostapi.Type) bool {
+	switch n.kind {
+	case nodeInt:
+		return want == hostapi.Int32 || want == hostapi.Int64 || want == hostapi.Float32 || want == hostapi.Float64
+	case nodeFloat:
+		return want == hostapi.Float32 || want == hostapi.Float64
+	case nodeBool:
+		return want == hostapi.Bool
+	case nodeString:
+		return want == hostapi.String || want == hostapi.Bytes
+	case nodeBytes:
+		return want == hostapi.Bytes
+	case nodeQName:
+		return want == hostapi.QName || want == hostapi.QNamePkg || want == hostapi.QNameEntity
+	}
+	return want == hostapi.Value
+}
+
+func (s *session) Read(call string, handle uint64, ofKey bool, selector hostapi.Selector, want hostapi.Type) hostapi.Scalar {
+	argument, describe := "namePtr", selector.Name
+	if selector.ByIndex {
+		argument, describe = "index", "["+strconv.Itoa(int(selector.Index))+"]"
+	} else {
+		s.checkUTF8(call, argument, selector.Name)
+	}
+	var target *node
+	if ofKey {
+		target = s.readKeys[s.decode(call, "key", handle, handleKey, len(s.readKeys))]
+	} else {
+		target = s.values[s.decode(call, "value", handle, handleValue, len(s.values))]
+	}
+	var n *node
+	if selector.ByIndex {
+		n = target.element(selector.Index)
+		if n == nil {
+			s.fail(KindMissingField, call, argument,
+				fmt.Sprintf("no element %d: out of range or not an array", selector.Index))
+		}
+	} else {
+		n = target.field(selector.Name)
+		if n == nil {
+			s.fail(KindMissingField, call, argument, "no field "+rustQuote(selector.Name))
+		}
+	}
+	mismatch := func(found string) {
+		s.fail(KindTypeMismatch, call, argument,
+			"field "+rustQuote(describe)+" is "+found+", read as "+want.Name())
+	}
+	if !readable(n, want) {
+		mismatch(n.typeName())
+	}
+	switch want {
+	case hostapi.Value:
+		if ofKey {
+			mismatch("value") // the ABI has no nested reads of keys
+		}
+		return hostapi.Scalar{Type: want, Int: int64(s.pushValue(n))}
+	case hostapi.Int32:
+		if n.i < math.MinInt32 || n.i > math.MaxInt32 {
+			mismatch("int64 out of int32 range")
+		}
+		return hostapi.Scalar{Type: want, Int: n.i}
+	case hostapi.Int64:
+		return hostapi.Scalar{Type: want, Int: n.i}
+	case hostapi.Float32, hostapi.Float64:
+		f := n.f
+		if n.kind == nodeInt {
+			f = float64(n.i)
+		}
+		return hostapi.Scalar{Type: want, Float: f}
+	case hostapi.Bool:
+		if n.b {
+			return hostapi.Scalar{Type: want, Int: 1}
+		}
+		return hostapi.Scalar{Type: want}
+	case hostapi.QNamePkg:
+		return hostapi.Scalar{Type: want, String: n.s[:n.dot]}
+	case hostapi.QNameEntity:
+		return hostapi.Scalar{Type: want, String: n.s[n.dot+1:]}
+	case hostapi.Bytes:
+		if n.kind == nodeString {
+			// A view, not a copy, as the exchange buffer is on wasm.
+			return hostapi.Scalar{Type: want, Bytes: unsafe.Slice(unsafe.StringData(n.s), len(n.s))}
+		}
+		return hostapi.Scalar{Type: want, Bytes: n.raw}
+	}
+	return hostapi.Scalar{Type: want, String: n.s}
+}
+
+// result is the invocation's intents, as the engine hands them over.
+func (s *session) result() []Intent {
+	intents := make([]Intent, len(s.intents))
+	for i, slot := range s.intents {
+		k := &s.keys[slot.key]
+		key := &node{kind: nodeObject}
+		for _, f := range k.fields.fields {
+			key.fields = append(key.fields, field{f.name, f.value.node()})
+		}
+		op, value := "insert", &node{kind: nodeObject}
+		if slot.existing >= 0 {
+			op = "update"
+			if existing := s.values[slot.existing]; existing.kind == nodeObject {
+				value.fields = append(value.fields, existing.fields...)
+			}
+		}
+		for _, f := range slot.fields.fields {
+			value.fields = setField(value.fields, f.name, f.value.node())
+		}
+		intents[i] = newIntent(op, k.storage, k.entity, key, value)
+	}
+	return intents
+}
+
+func setField(fields []field, name string, value *node) []field {
+	for i := range fields {
+		if fields[i].name == name {
+			fields[i].value = value
+			return fields
+		}
+	}
+	return append(fields, field{name, value})
+}
