@@ -189,6 +189,9 @@ pub(crate) struct MemoryLimiter {
     pub(crate) limit_bytes: usize,
     pub(crate) denied: Option<u64>,
     pub(crate) peak_bytes: usize,
+    /// The memory's size: it changes only through growth, which this sees
+    /// (instantiation included), so reading it costs no call into wasmtime.
+    pub(crate) current_bytes: usize,
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -198,6 +201,7 @@ impl ResourceLimiter for MemoryLimiter {
             return Ok(false);
         }
         self.peak_bytes = self.peak_bytes.max(desired);
+        self.current_bytes = desired;
         Ok(true)
     }
 
@@ -295,7 +299,7 @@ impl<S: State> HostCtx<S> {
             pending: None,
             exit_code: None,
             host_calls: 0,
-            limiter: MemoryLimiter { limit_bytes, denied: None, peak_bytes: 0 },
+            limiter: MemoryLimiter { limit_bytes, denied: None, peak_bytes: 0, current_bytes: 0 },
             started: std::time::Instant::now(),
         }
     }

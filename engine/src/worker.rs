@@ -229,7 +229,7 @@ impl<S: State> Worker<S> {
 }
 
 fn memory_bytes<S: State>(store: &Store<HostCtx<S>>) -> usize {
-    store.data().memory.map(|m| m.data_size(store)).unwrap_or(0)
+    store.data().limiter.current_bytes
 }
 
 /// Frees the extra result buffers of the invocation that just succeeded.
