@@ -221,45 +221,63 @@ pub(crate) struct Preinitialized {
     pub(crate) exchange: u32,
 }
 
-/// Runs initialisation once and captures the initialised state as a new
-/// module. `Ok(Err(reason))` when the module cannot be pre-initialised (the
-/// engine then initialises every instance itself); `Err` when
-/// initialisation itself fails, which no instance could survive either.
-pub(crate) fn preinitialize(
-    engine: &Engine,
-    package: &str,
-    wasm: &[u8],
-    original: &Module,
-    denied_wasi: &[(String, wasmtime::FuncType)],
-) -> Result<Result<Preinitialized, String>> {
-    let mut wizer = Wizer::new();
-    let entry = [export::INITIALIZE, export::START].into_iter().find(|e| original.get_export(e).is_some());
-    if let Some(entry) = entry {
-        wizer.init_func(entry);
+/// A module instrumented by wizer (every mutable global exported), compiled.
+/// Its imports and exports are the original's plus wizer's own exports, so
+/// it also serves to validate the package: the original is never compiled.
+pub(crate) struct Instrumented<'w> {
+    wizer: Wizer,
+    cx: wasmtime_wizer::ModuleContext<'w>,
+    pub(crate) module: Module,
+}
+
+impl<'w> Instrumented<'w> {
+    /// `Ok(Err(reason))` when wizer cannot instrument `wasm` (the engine then
+    /// compiles the original and initialises every instance itself).
+    pub(crate) fn new(engine: &Engine, package: &str, wasm: &'w [u8]) -> Result<Result<Self, String>> {
+        let wizer = Wizer::new();
+        let (cx, instrumented) = match wizer.instrument(wasm) {
+            Ok(done) => done,
+            Err(e) => return Ok(Err(format!("{e:#}"))),
+        };
+        let module = Module::new(engine.wasmtime(), &instrumented)
+            .map_err(|e| Error::load(package, format!("not a valid WebAssembly module: {e:#}")))?;
+        Ok(Ok(Instrumented { wizer, cx, module }))
     }
-    wizer.keep_init_func(false);
-    let (cx, instrumented) = match wizer.instrument(wasm) {
-        Ok(done) => done,
-        Err(e) => return Ok(Err(format!("{e:#}"))),
-    };
-    let module = Module::new(engine.wasmtime(), &instrumented).map_err(|e| Error::load(package, format!("{e:#}")))?;
-    let mut linker = linker::<JsonState>(engine);
-    let pre = prepare(&mut linker, package, &module, denied_wasi)?;
-    let config = engine.config();
-    let ctx = HostCtx::new(package.into(), Vec::new().into(), config.memory_limit_bytes(), config.output_limit());
-    let mut store = new_store(engine, ctx);
-    let instance =
-        pre.instantiate(&mut store).map_err(|e| Error::load(package, format!("cannot instantiate: {e:#}")))?;
-    let exchange = wire_and_initialize(engine, package, &mut store, &instance, true)?;
-    let snapshot = block_on(wizer.snapshot(&cx, &mut Capture { store: &mut store, instance }));
-    let snapshot = match snapshot {
-        Some(Ok(snapshot)) => snapshot,
-        Some(Err(e)) => return Ok(Err(format!("{e:#}"))),
-        None => return Ok(Err("the snapshot did not complete synchronously".into())),
-    };
-    let module = Module::new(engine.wasmtime(), &snapshot)
-        .map_err(|e| Error::load(package, format!("the pre-initialised module does not compile: {e:#}")))?;
-    Ok(Ok(Preinitialized { module, exchange }))
+
+    /// Runs initialisation once and captures the initialised state as a new
+    /// module. `Ok(Err(reason))` when the state cannot be captured; `Err`
+    /// when initialisation itself fails, which no instance could survive
+    /// either.
+    pub(crate) fn preinitialize(
+        mut self,
+        engine: &Engine,
+        package: &str,
+        denied_wasi: &[(String, wasmtime::FuncType)],
+    ) -> Result<Result<Preinitialized, String>> {
+        // The snapshot no longer exports the entry point: its effect is in it.
+        let entry = [export::INITIALIZE, export::START].into_iter().find(|e| self.module.get_export(e).is_some());
+        if let Some(entry) = entry {
+            self.wizer.init_func(entry);
+        }
+        self.wizer.keep_init_func(false);
+        let mut linker = linker::<JsonState>(engine);
+        let pre = prepare(&mut linker, package, &self.module, denied_wasi)?;
+        let config = engine.config();
+        let ctx = HostCtx::new(package.into(), Vec::new().into(), config.memory_limit_bytes(), config.output_limit());
+        let mut store = new_store(engine, ctx);
+        let instance =
+            pre.instantiate(&mut store).map_err(|e| Error::load(package, format!("cannot instantiate: {e:#}")))?;
+        let exchange = wire_and_initialize(engine, package, &mut store, &instance, true)?;
+        let snapshot = block_on(self.wizer.snapshot(&self.cx, &mut Capture { store: &mut store, instance }));
+        let snapshot = match snapshot {
+            Some(Ok(snapshot)) => snapshot,
+            Some(Err(e)) => return Ok(Err(format!("{e:#}"))),
+            None => return Ok(Err("the snapshot did not complete synchronously".into())),
+        };
+        let module = Module::new(engine.wasmtime(), &snapshot)
+            .map_err(|e| Error::load(package, format!("the pre-initialised module does not compile: {e:#}")))?;
+        Ok(Ok(Preinitialized { module, exchange }))
+    }
 }
 
 /// Reads an initialised instance for wizer.

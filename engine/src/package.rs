@@ -295,14 +295,28 @@ impl Engine {
                 ),
             ));
         }
-        let module = wasmtime::Module::new(self.wasmtime(), &binary)
-            .map_err(|e| Error::load(name, format!("not a valid WebAssembly module: {e:#}")))?;
+        // Compile once for validation and pre-initialisation (the
+        // instrumented module), once for the snapshot.
+        let (module, instrumented) = match instance::Instrumented::new(self, name, &binary)? {
+            Ok(instrumented) => (instrumented.module.clone(), Ok(instrumented)),
+            Err(reason) => {
+                let module = wasmtime::Module::new(self.wasmtime(), &binary)
+                    .map_err(|e| Error::load(name, format!("not a valid WebAssembly module: {e:#}")))?;
+                (module, Err(reason))
+            }
+        };
         let mut inner = Package::validate(self, name, module, extensions)?;
-        match instance::preinitialize(self, name, &binary, &inner.module, &inner.denied_wasi)? {
+        let outcome = match instrumented {
+            Ok(instrumented) => instrumented.preinitialize(self, name, &inner.denied_wasi)?,
+            Err(reason) => Err(reason),
+        };
+        match outcome {
             Ok(snapshot) => {
                 inner.module = snapshot.module;
                 inner.preinitialized = Some(snapshot.exchange);
             }
+            // Instances run initialisation themselves, from `inner.module`
+            // (the instrumented module, when only the snapshot failed).
             Err(reason) => inner.not_preinitialized = Some(reason),
         }
         Ok(Package { inner: Arc::new(inner) })
