@@ -351,8 +351,48 @@ pub const HOST_IMPORTS: &[HostImport] = &[
 ];
 
 /// Looks up a host import by its name in [`HOST_MODULE`].
-pub fn host_import(name: &str) -> Option<&'static HostImport> {
-    HOST_IMPORTS.iter().find(|import| import.name == name)
+/// A `const fn`, so guest SDKs check their declarations at compile time.
+pub const fn host_import(name: &str) -> Option<&'static HostImport> {
+    let mut i = 0;
+    while i < HOST_IMPORTS.len() {
+        if names_equal(HOST_IMPORTS[i].name, name) {
+            return Some(&HOST_IMPORTS[i]);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Looks up a guest export of the ABI by name; a `const fn`, like
+/// [`host_import`].
+pub const fn guest_export(name: &str) -> Option<&'static GuestExport> {
+    let mut i = 0;
+    while i < GUEST_EXPORTS.len() {
+        if names_equal(GUEST_EXPORTS[i].name, name) {
+            return Some(&GUEST_EXPORTS[i]);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `a == b` for names, usable in constants (`==` on `str` is not `const`).
+pub const fn names_equal(a: &str, b: &str) -> bool {
+    bytes_equal(a.as_bytes(), b.as_bytes())
+}
+
+const fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// One function (or the memory) a guest module exports for the host.
@@ -489,27 +529,13 @@ pub const RESERVED_EXTENSION_PREFIX: &str = "Wasm";
 /// Whether `name` is reserved and so cannot name an extension. A `const fn`,
 /// so guest SDKs can refuse reserved names at compile time.
 pub const fn is_reserved_extension_name(name: &str) -> bool {
-    const fn eq(a: &[u8], b: &[u8]) -> bool {
-        if a.len() != b.len() {
-            return false;
-        }
-        let mut i = 0;
-        while i < a.len() {
-            if a[i] != b[i] {
-                return false;
-            }
-            i += 1;
-        }
-        true
-    }
-    let name = name.as_bytes();
     let prefix = RESERVED_EXTENSION_PREFIX.as_bytes();
-    if name.len() >= prefix.len() && eq(name.split_at(prefix.len()).0, prefix) {
+    if name.len() >= prefix.len() && bytes_equal(name.as_bytes().split_at(prefix.len()).0, prefix) {
         return true;
     }
     let mut i = 0;
     while i < RESERVED_EXTENSION_NAMES.len() {
-        if eq(name, RESERVED_EXTENSION_NAMES[i].as_bytes()) {
+        if names_equal(name, RESERVED_EXTENSION_NAMES[i]) {
             return true;
         }
         i += 1;
@@ -541,6 +567,19 @@ mod tests {
     }
 
     #[test]
+    fn const_lookups_find_what_the_tables_hold() {
+        for import in HOST_IMPORTS {
+            assert_eq!(host_import(import.name), Some(import));
+        }
+        for export in GUEST_EXPORTS {
+            assert_eq!(guest_export(export.name), Some(export));
+        }
+        assert_eq!(host_import("hostGetKe"), None);
+        assert_eq!(guest_export("mallocs"), None);
+        assert!(names_equal("", "") && !names_equal("a", "ab") && !names_equal("ab", "aB"));
+    }
+
+    #[test]
     fn both_bool_put_names_are_one_function() {
         let canonical = host_import("hostRowWriterPutBool").unwrap();
         let published = host_import("hostRowWriterPutIntBool").unwrap();
@@ -564,7 +603,7 @@ mod tests {
         ] {
             assert!(is_reserved_extension_name(name), "{name}");
         }
-        for name in ["NewOrder", "wasmLower", "doNothing", "", "Wasn", "mallocs", "memor", "x_start"] {
+        for name in ["NewOrder", "wasmLower", "doNothing", "", "Wasn", "mallocs", "memor", "x_start", "Wasé"] {
             assert!(!is_reserved_extension_name(name), "{name}");
         }
     }

@@ -21,10 +21,9 @@ use core::convert::identity;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering::Relaxed};
 
-use extwasm_abi::{self as abi, GuestExport, HostImport, RowWriterKind, ValType};
+use extwasm_abi::{self as abi, RowWriterKind, ValType};
 
 use crate::api::Ext;
-use crate::names::str_eq;
 
 pub(crate) mod heap;
 
@@ -73,31 +72,9 @@ const fn types_eq(a: &[ValType], b: &[ValType]) -> bool {
     true
 }
 
-const fn find_import(name: &str) -> Option<&'static HostImport> {
-    let mut i = 0;
-    while i < abi::HOST_IMPORTS.len() {
-        if str_eq(abi::HOST_IMPORTS[i].name, name) {
-            return Some(&abi::HOST_IMPORTS[i]);
-        }
-        i += 1;
-    }
-    None
-}
-
-const fn find_export(name: &str) -> Option<&'static GuestExport> {
-    let mut i = 0;
-    while i < abi::GUEST_EXPORTS.len() {
-        if str_eq(abi::GUEST_EXPORTS[i].name, name) {
-            return Some(&abi::GUEST_EXPORTS[i]);
-        }
-        i += 1;
-    }
-    None
-}
-
 impl Declared {
     const fn import(name: &'static str, params: &'static [ValType], results: &'static [ValType]) -> Self {
-        let Some(import) = find_import(name) else {
+        let Some(import) = abi::host_import(name) else {
             panic!("this host import is not in extwasm_abi::HOST_IMPORTS");
         };
         assert!(types_eq(import.params, params), "parameter types differ from extwasm_abi::HOST_IMPORTS");
@@ -106,7 +83,7 @@ impl Declared {
     }
 
     const fn export(name: &'static str, params: &'static [ValType], results: &'static [ValType]) -> Self {
-        let Some(export) = find_export(name) else {
+        let Some(export) = abi::guest_export(name) else {
             panic!("this export is not in extwasm_abi::GUEST_EXPORTS");
         };
         assert!(types_eq(export.params, params), "parameter types differ from extwasm_abi::GUEST_EXPORTS");
@@ -116,7 +93,7 @@ impl Declared {
 }
 
 // `#[link(wasm_import_module = ...)]` takes a literal; it must be the ABI's.
-const _: () = assert!(str_eq(abi::HOST_MODULE, "env"));
+const _: () = assert!(abi::names_equal(abi::HOST_MODULE, "env"));
 
 /// Declares one host import: a `Declared` constant checked against the ABI
 /// table, and the raw function (`safe` when it takes handles and numbers
@@ -862,8 +839,8 @@ mod tests {
         assert!(types_eq(&[ValType::I32, ValType::I64], &[ValType::I32, ValType::I64]));
         assert!(!types_eq(&[ValType::I32], &[ValType::I64]));
         assert!(!types_eq(&[], &[ValType::I64]));
-        assert!(find_import("hostRowWriterPutBool").is_some());
-        assert!(find_import("hostNope").is_none());
-        assert!(find_export("WasmOnReadValue").is_some());
+        assert!(abi::host_import("hostRowWriterPutBool").is_some());
+        assert!(abi::host_import("hostNope").is_none());
+        assert!(abi::guest_export("WasmOnReadValue").is_some());
     }
 }

@@ -94,7 +94,6 @@ mod api;
 // The FFI boundary: the one module with `unsafe` code.
 #[allow(unsafe_code)]
 mod ffi;
-mod names;
 mod report;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
