@@ -24,7 +24,11 @@
 //!   the guest wrote (found with the `PAGEMAP_SCAN` ioctl) are reset in
 //!   place, so they stay resident and the next invocation takes no page
 //!   fault for them (a first touch of a fresh page costs ≈2 µs here);
-//! - globals and tables are re-initialised from the module.
+//! - globals and tables are re-initialised from the module;
+//! - with [`crate::Config::huge_pages`], memory past the first 2 MiB that a
+//!   guest grew into in whole 2 MiB blocks is backed by huge pages, so both
+//!   the reset and the protection change below cost one page-table entry per
+//!   2 MiB instead of 512 (8 MiB filled: 249 → 132 µs; 100 MiB: 2.5 → 0.9 ms).
 //!
 //! The part of a restore that is not proportional to dirtied pages is
 //! wasmtime shrinking memory back to the snapshot's size with `mprotect`

@@ -43,6 +43,7 @@ mod names;
 mod output;
 mod package;
 mod state;
+mod sys;
 mod wasi;
 mod worker;
 

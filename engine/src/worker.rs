@@ -13,6 +13,7 @@ use crate::instance::{self, Live};
 use crate::names::str_eq;
 use crate::package::{EPOCH_TICK, Engine, Isolation, Package};
 use crate::state::{Intent, State};
+use crate::sys;
 
 /// Counters of one package in one worker.
 #[derive(Clone, Debug, Default)]
@@ -52,6 +53,8 @@ struct PackageInstance<S: State> {
     live: Option<Live<S>>,
     /// Restore before the next invocation.
     needs_restore: bool,
+    /// Address of the memory slot last advised to use huge pages.
+    advised_slot: usize,
     stats: Stats,
 }
 
@@ -66,13 +69,31 @@ impl<S: State> PackageInstance<S> {
             Some(live) => live.store.into_data(),
             None => new_ctx(engine, &self.package),
         };
-        self.live = Some(instance::instantiate(engine, &self.package.inner, &self.pre, ctx)?);
+        let live = instance::instantiate(engine, &self.package.inner, &self.pre, ctx)?;
+        self.advise(engine, &live);
+        self.live = Some(live);
         self.needs_restore = false;
         let took = started.elapsed();
         self.stats.restores += 1;
         self.stats.last_restore = took;
         self.stats.total_restore += took;
         Ok(())
+    }
+
+    /// Advises huge pages for the memory slot `live` runs in, once per slot
+    /// (the pooling allocator keeps giving an instance the same slot, and the
+    /// advice stays with the slot).
+    fn advise(&mut self, engine: &Engine, live: &Live<S>) {
+        if !engine.config().get_huge_pages() {
+            return;
+        }
+        if let Some(memory) = live.store.data().memory {
+            let base = memory.data_ptr(&live.store);
+            if base.addr() != self.advised_slot {
+                sys::advise_huge_pages(base, engine.config().memory_limit_bytes());
+                self.advised_slot = base.addr();
+            }
+        }
     }
 
     /// One run of extension `index`, with the invocation's limits.
@@ -130,13 +151,16 @@ impl<S: State> Worker<S> {
         }
         let pre = instance::prepare(&mut self.linker, name, &package.inner.module, &package.inner.denied_wasi)?;
         let live = instance::instantiate(&self.engine, &package.inner, &pre, new_ctx(&self.engine, package))?;
-        let instance = PackageInstance {
+        let mut instance = PackageInstance {
             package: package.clone(),
             pre,
-            live: Some(live),
+            live: None,
             needs_restore: false,
+            advised_slot: 0,
             stats: Stats::default(),
         };
+        instance.advise(&self.engine, &live);
+        instance.live = Some(live);
         match self.instances.iter_mut().find(|i| i.package.name() == name) {
             Some(slot) => *slot = instance,
             None => self.instances.push(instance),
