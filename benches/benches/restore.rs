@@ -2,9 +2,10 @@
 //! (`allocs-pkg.wasm`, TinyGo `-gc=leaking`), and what a restore costs the
 //! invocations around it.
 //!
-//! Each `restore/*` sample is the engine's own restore (drop the store,
-//! instantiate the pre-initialised module again) after the guest dirtied
-//! memory as the case says; the dirtying is not timed.
+//! Each `restore/*` sample is the engine's own restore as the worker waits
+//! for it, after the guest dirtied memory as the case says; the dirtying is
+//! not timed. After a fill the old instance is reset on the reclaimer thread
+//! (`reclaim/*`); `restore-inline/*` does it all on the worker.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -52,17 +53,55 @@ fn after_small_invocation(c: &mut Criterion, name: &str, config: Config) {
 }
 
 /// Fill with `arrAppend2` until it runs out of memory; the failed invocation
-/// restores the instance itself, which is what is timed.
+/// restores the instance itself. Three measurements per case:
+/// - `restore/…`: what the worker waits for (by default a spare instance is
+///   swapped in and the old one reset on the reclaimer thread);
+/// - `reclaim/…`: what the reclaimer spends per such restore (reset the old
+///   instance, instantiate the next spare), off the worker's thread;
+/// - `restore-inline/…`: the whole restore on the worker
+///   (`background_restore_above(None)`).
 fn after_out_of_memory(c: &mut Criterion, name: &str, pages: u32) {
-    let Some(mut worker) = load(manual(pages), "allocs-pkg.wasm", &["arrAppend2"]) else { return };
     let state = state();
+    let fill = |worker: &mut Worker<JsonState>| while worker.invoke(PACKAGE, "arrAppend2", &state).is_ok() {};
+    let Some(mut worker) = load(manual(pages), "allocs-pkg.wasm", &["arrAppend2"]) else { return };
     let mut group = c.benchmark_group("restore");
     group.sample_size(10);
     group.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                while worker.invoke(PACKAGE, "arrAppend2", &state).is_ok() {}
+                fill(&mut worker);
+                total += worker.stats(PACKAGE).unwrap().last_restore;
+            }
+            total
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("reclaim");
+    group.sample_size(10);
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let before = worker.stats(PACKAGE).unwrap().clone();
+            for _ in 0..iters {
+                fill(&mut worker);
+            }
+            let after = worker.stats(PACKAGE).unwrap();
+            let reclaims = (after.background_restores - before.background_restores).max(1);
+            (after.total_reclaim - before.total_reclaim) * iters as u32 / reclaims as u32
+        })
+    });
+    group.finish();
+
+    let inline = manual(pages).background_restore_above(None);
+    let Some(mut worker) = load(inline, "allocs-pkg.wasm", &["arrAppend2"]) else { return };
+    let mut group = c.benchmark_group("restore-inline");
+    group.sample_size(10);
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                fill(&mut worker);
                 total += worker.stats(PACKAGE).unwrap().last_restore;
             }
             total

@@ -173,6 +173,7 @@ fn run(args: &RunArgs) -> Result<(Json, bool), SetupError> {
         "failures": stats.failures,
         "restores": stats.restores,
         "retries": stats.retries,
+        "background_restores": stats.background_restores,
         "p50_micros": quantile(&micros, 0.5),
         "p99_micros": quantile(&micros, 0.99),
         "memory_pages": worker.memory_bytes(&name).unwrap_or(0) / 65_536,

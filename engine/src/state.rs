@@ -150,7 +150,10 @@ impl<V> Field<'_, V> {
 /// guest may read as which [`FieldType`] is decided by the engine (see
 /// [`crate::Error::TypeMismatch`]): integers read as any integer width they fit
 /// and as floats, strings also read as bytes.
-pub trait Value: Sized + 'static {
+///
+/// `Send`: an instance, with the handles it holds, may be handed to the
+/// engine's reclaimer thread to be dropped.
+pub trait Value: Sized + Send + 'static {
     /// The field called `name`, or `None` when there is none. A scalar value
     /// may answer the name `""` with itself.
     fn field(&self, name: &str) -> Option<Field<'_, Self>>;
@@ -213,8 +216,9 @@ impl std::error::Error for StateError {
 ///
 /// Calls take `&self`: a read callback may call back into the state
 /// (`hostReadValues` is re-entrant), so implementations that cache use
-/// interior mutability.
-pub trait State: 'static {
+/// interior mutability. `Sync`: workers on many threads read one state,
+/// and instances move between threads (see [`Value`]).
+pub trait State: Sync + 'static {
     /// Handle to a value.
     type Value: Value;
     /// Handle to a key handed to a read callback (read by field name).

@@ -1,5 +1,6 @@
 //! The operating-system calls the engine makes itself (wasmtime makes the
-//! rest): advice on how guest memory is backed.
+//! rest): advice on how guest memory is backed, and the reclaimer thread's
+//! priority.
 
 /// The size of a transparent huge page on Linux with 4 KiB base pages
 /// (x86-64, aarch64).
@@ -26,6 +27,22 @@ pub(crate) fn advise_huge_pages(base: *mut u8, len: usize) -> bool {
 
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn advise_huge_pages(_base: *mut u8, _len: usize) -> bool {
+    false
+}
+
+/// Lowers the calling thread to the idle scheduling class, so that it runs
+/// only on otherwise idle CPUs and its wake-ups never preempt a worker.
+/// Returns whether the kernel agreed.
+#[cfg(target_os = "linux")]
+pub(crate) fn lower_to_idle_priority() -> bool {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a valid, initialised sched_param for the duration of
+    // the call; pid 0 means the calling thread.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) == 0 }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn lower_to_idle_priority() -> bool {
     false
 }
 
@@ -83,5 +100,15 @@ mod tests {
             assert!(!before.iter().any(|f| f == "hg"), "partial block flags: {before:?}");
         }
         assert!(!too_small, "a range without a whole block is not advised");
+    }
+
+    #[test]
+    fn a_thread_can_lower_itself_to_idle_priority() {
+        let policy = std::thread::spawn(|| {
+            assert!(lower_to_idle_priority());
+            // SAFETY: pid 0 is the calling thread; no memory is passed.
+            unsafe { libc::sched_getscheduler(0) }
+        });
+        assert_eq!(policy.join().unwrap(), libc::SCHED_IDLE);
     }
 }

@@ -3,6 +3,7 @@
 //! snapshot after every failure (see [`crate::instance`] for how).
 
 use std::collections::HashMap;
+use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use wasmtime::{InstancePre, Linker, Store};
@@ -13,7 +14,6 @@ use crate::instance::{self, Live};
 use crate::names::str_eq;
 use crate::package::{EPOCH_TICK, Engine, Isolation, Package};
 use crate::state::{Intent, State};
-use crate::sys;
 
 /// Counters of one package in one worker.
 #[derive(Clone, Debug, Default)]
@@ -29,10 +29,20 @@ pub struct Stats {
     pub restores: u64,
     /// Out-of-memory invocations retried on a restored instance.
     pub retries: u64,
-    /// Duration of the last restore.
+    /// Duration of the last restore, as the worker waited for it.
     pub last_restore: Duration,
-    /// Time spent restoring, in all.
+    /// Time the worker spent restoring, in all.
     pub total_restore: Duration,
+    /// Restores that swapped in a spare instance and left the reset of the
+    /// old one to the engine's reclaimer thread (see
+    /// [`crate::Config::background_restore_above`]).
+    pub background_restores: u64,
+    /// How long the reclaimer took, for the last spare it delivered, to reset
+    /// the old instance and instantiate the spare: the restore's cost, paid
+    /// off the worker's thread.
+    pub last_reclaim: Duration,
+    /// Time the reclaimer spent for this package instance, in all.
+    pub total_reclaim: Duration,
     /// Largest memory the instance grew to, in bytes.
     pub peak_memory_bytes: usize,
 }
@@ -46,6 +56,10 @@ pub struct Worker<S: State> {
     instances: Vec<PackageInstance<S>>,
 }
 
+/// Where the reclaimer delivers a spare instance, with how long it took to
+/// reset the old one and make the spare.
+type SpareDelivery<S> = Receiver<Result<(Live<S>, Duration)>>;
+
 struct PackageInstance<S: State> {
     package: Package,
     pre: InstancePre<HostCtx<S>>,
@@ -53,8 +67,11 @@ struct PackageInstance<S: State> {
     live: Option<Live<S>>,
     /// Restore before the next invocation.
     needs_restore: bool,
-    /// Address of the memory slot last advised to use huge pages.
-    advised_slot: usize,
+    /// Memory size of the snapshot, in bytes.
+    snapshot_bytes: usize,
+    /// The spare instance the reclaimer is making, or has made, with how
+    /// long that took.
+    spare: Option<SpareDelivery<S>>,
     stats: Stats,
 }
 
@@ -63,15 +80,35 @@ impl<S: State> PackageInstance<S> {
     /// pooling allocator resets what the guest dirtied) and the
     /// pre-initialised module instantiated again. Handles, intents and
     /// output of the last invocation are gone afterwards.
+    ///
+    /// When the guest grew its memory past the background threshold and a
+    /// spare is ready, the spare takes the old instance's place at once and
+    /// the reclaimer thread drops the old one and makes the next spare.
     fn restore(&mut self, engine: &Engine) -> Result<()> {
         let started = Instant::now();
-        let ctx = match self.live.take() {
-            Some(live) => live.store.into_data(),
-            None => new_ctx(engine, &self.package),
-        };
-        let live = instance::instantiate(engine, &self.package.inner, &self.pre, ctx)?;
-        self.advise(engine, &live);
-        self.live = Some(live);
+        let grown = self.live.as_ref().map_or(0, |live| memory_bytes(&live.store).saturating_sub(self.snapshot_bytes));
+        let background = engine.config().get_background_restore_above().is_some_and(|above| grown > above);
+        let spare = if background { self.ready_spare() } else { None };
+        match spare {
+            Some(spare) => {
+                advise(engine, &spare);
+                let old = self.live.replace(spare);
+                self.request_spare(engine, old);
+                self.stats.background_restores += 1;
+            }
+            None => {
+                let ctx = match self.live.take() {
+                    Some(live) => live.store.into_data(),
+                    None => new_ctx(engine, &self.package),
+                };
+                let live = instance::instantiate(engine, &self.package.inner, &self.pre, ctx)?;
+                advise(engine, &live);
+                self.live = Some(live);
+                if background && self.spare.is_none() {
+                    self.request_spare(engine, None);
+                }
+            }
+        }
         self.needs_restore = false;
         let took = started.elapsed();
         self.stats.restores += 1;
@@ -80,19 +117,43 @@ impl<S: State> PackageInstance<S> {
         Ok(())
     }
 
-    /// Advises huge pages for the memory slot `live` runs in, once per slot
-    /// (the pooling allocator keeps giving an instance the same slot, and the
-    /// advice stays with the slot).
-    fn advise(&mut self, engine: &Engine, live: &Live<S>) {
-        if !engine.config().get_huge_pages() {
-            return;
-        }
-        if let Some(memory) = live.store.data().memory {
-            let base = memory.data_ptr(&live.store);
-            if base.addr() != self.advised_slot {
-                sys::advise_huge_pages(base, engine.config().memory_limit_bytes());
-                self.advised_slot = base.addr();
+    /// The spare instance, if the reclaimer has delivered one. A spare it
+    /// could not make is forgotten; the next large restore asks again.
+    fn ready_spare(&mut self) -> Option<Live<S>> {
+        let delivered = self.spare.as_ref()?.try_recv();
+        match delivered {
+            Err(TryRecvError::Empty) => None,
+            Ok(Ok((spare, took))) => {
+                self.spare = None;
+                self.stats.last_reclaim = took;
+                self.stats.total_reclaim += took;
+                Some(spare)
             }
+            Ok(Err(_)) | Err(TryRecvError::Disconnected) => {
+                self.spare = None;
+                None
+            }
+        }
+    }
+
+    /// Asks the reclaimer to drop `old` (which resets its memory slot) and
+    /// instantiate a spare from the snapshot. Without a reclaimer, `old` is
+    /// dropped here.
+    fn request_spare(&mut self, engine: &Engine, old: Option<Live<S>>) {
+        let (deliver, delivery) = mpsc::sync_channel(1);
+        let (job_engine, package, pre) = (engine.clone(), self.package.clone(), self.pre.clone());
+        let job = Box::new(move || {
+            let started = Instant::now();
+            let ctx = match old {
+                Some(live) => live.store.into_data(),
+                None => new_ctx(&job_engine, &package),
+            };
+            let spare = instance::instantiate(&job_engine, &package.inner, &pre, ctx);
+            // The worker may be gone; its spare then goes with this closure.
+            let _ = deliver.send(spare.map(|spare| (spare, started.elapsed())));
+        });
+        if engine.reclaim(job) {
+            self.spare = Some(delivery);
         }
     }
 
@@ -126,6 +187,14 @@ impl<S: State> PackageInstance<S> {
     }
 }
 
+/// Advises huge pages for the memory slot `live` runs in, if the engine has
+/// not yet (the advice stays with the slot).
+fn advise<S: State>(engine: &Engine, live: &Live<S>) {
+    if let Some(memory) = live.store.data().memory {
+        engine.advise_huge_pages(memory.data_ptr(&live.store));
+    }
+}
+
 fn new_ctx<S: State>(engine: &Engine, package: &Package) -> HostCtx<S> {
     let config = engine.config();
     HostCtx::new(
@@ -156,10 +225,11 @@ impl<S: State> Worker<S> {
             pre,
             live: None,
             needs_restore: false,
-            advised_slot: 0,
+            snapshot_bytes: memory_bytes(&live.store),
+            spare: None,
             stats: Stats::default(),
         };
-        instance.advise(&self.engine, &live);
+        advise(&self.engine, &live);
         instance.live = Some(live);
         match self.instances.iter_mut().find(|i| i.package.name() == name) {
             Some(slot) => *slot = instance,
