@@ -169,7 +169,9 @@ impl Config {
     /// The spare is made after the first such restore, which happens on the
     /// worker; when the reclaimer has not finished the next spare, the
     /// restore happens on the worker too. A package instance with a spare
-    /// holds a second instance slot (see [`Config::max_instances`]).
+    /// holds a second instance slot (see [`Config::max_instances`]) and,
+    /// once both have been filled, up to twice the resident memory (see
+    /// [`Config::keep_resident_bytes`]).
     pub fn background_restore_above(mut self, bytes: Option<usize>) -> Self {
         self.background_restore_above = bytes;
         self
