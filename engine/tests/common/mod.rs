@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use extwasm_engine::{Config, Engine, JsonState, Worker};
 use serde_json::Value as Json;
 
+pub mod restore_guest;
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
