@@ -91,7 +91,6 @@ impl<S: State> PackageInstance<S> {
         let spare = if background { self.ready_spare() } else { None };
         match spare {
             Some(spare) => {
-                advise(engine, &spare);
                 let old = self.live.replace(spare);
                 self.request_spare(engine, old);
                 self.stats.background_restores += 1;
@@ -149,6 +148,9 @@ impl<S: State> PackageInstance<S> {
                 None => new_ctx(&job_engine, &package),
             };
             let spare = instance::instantiate(&job_engine, &package.inner, &pre, ctx);
+            if let Ok(spare) = &spare {
+                advise(&job_engine, spare);
+            }
             // The worker may be gone; its spare then goes with this closure.
             let _ = deliver.send(spare.map(|spare| (spare, started.elapsed())));
         });
