@@ -452,7 +452,10 @@ fn spawn_reclaimer() -> mpsc::Sender<ReclaimJob> {
             // workers, as without a reclaimer.
             crate::sys::lower_to_idle_priority();
             for job in jobs {
-                job();
+                // A job that panics drops its delivery channel: its worker
+                // sees the spare never come and restores inline. The thread
+                // stays for the other workers.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
             }
         })
         .expect("the OS can start the reclaimer thread");
