@@ -3,9 +3,13 @@
 //! the SDK's exports (malloc and free, memory info, the read callback) called
 //! directly on bare wasmtime, with just enough WASI for Go's runtime.
 
-use extwasm_abi::{self as abi, GUEST_EXPORTS, HOST_IMPORTS, ValType};
-use extwasm_go_examples::{ALL, ALLOCS, Module, skipped};
-use wasmtime::{Caller, Engine, ExternType, FuncType, Instance, Linker, Store};
+use extwasm_abi::{self as abi, GUEST_EXPORTS, HOST_IMPORTS};
+use extwasm_go_examples::{ALL, ALLOCS, skipped};
+use wasmtime::{Caller, Engine, ExternType, Instance, Linker, Store};
+
+#[path = "../../tests_common/signatures.rs"]
+mod signatures;
+use signatures::{compile, same_signature};
 
 /// What standard Go's runtime costs: every module is about 2 MiB.
 const MAX_MODULE_BYTES: usize = 3 << 20;
@@ -25,26 +29,6 @@ const GO_WASI: &[&str] = &[
     "poll_oneoff",
 ];
 
-fn val_type(t: ValType) -> wasmtime::ValType {
-    match t {
-        ValType::I32 => wasmtime::ValType::I32,
-        ValType::I64 => wasmtime::ValType::I64,
-        ValType::F32 => wasmtime::ValType::F32,
-        ValType::F64 => wasmtime::ValType::F64,
-    }
-}
-
-fn same_signature(ty: &FuncType, params: &[ValType], results: &[ValType]) -> bool {
-    let eq = |a: Vec<wasmtime::ValType>, b: &[ValType]| {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| wasmtime::ValType::eq(x, &val_type(*y)))
-    };
-    eq(ty.params().collect(), params) && eq(ty.results().collect(), results)
-}
-
-fn compile(engine: &Engine, module: &Module) -> wasmtime::Module {
-    wasmtime::Module::new(engine, module.wasm).unwrap_or_else(|e| panic!("{}: {e:#}", module.name))
-}
-
 #[test]
 fn modules_are_go_sized() {
     if skipped("the sizes of the Go modules") {
@@ -63,7 +47,7 @@ fn exports_are_the_abi_exports_and_the_extensions_and_imports_the_abi_and_wasi()
     }
     let engine = Engine::default();
     for module in ALL {
-        let compiled = compile(&engine, module);
+        let compiled = compile(&engine, module.name, module.wasm);
         let mut seen = Vec::new();
         for export in compiled.exports() {
             let name = export.name();
@@ -129,7 +113,7 @@ impl Guest {
     /// Instantiated, `_initialize` not run yet.
     fn new() -> Self {
         let engine = Engine::default();
-        let module = compile(&engine, &ALLOCS);
+        let module = compile(&engine, ALLOCS.name, ALLOCS.wasm);
         let mut linker: Linker<Vec<u8>> = Linker::new(&engine);
         let w = "wasi_snapshot_preview1";
         linker.func_wrap(w, "sched_yield", || 0i32).unwrap();

@@ -2,32 +2,16 @@
 //! their exports and imports against the ABI tables, their size, and the
 //! SDK's exports (allocator, memory info, panics) called directly.
 
-use extwasm_abi::{self as abi, GUEST_EXPORTS, HOST_IMPORTS, ValType};
-use extwasm_rust_examples::{ALL, ALLOCS, Module};
-use wasmtime::{Caller, Engine, ExternType, FuncType, Instance, Linker, Store, StoreLimits, StoreLimitsBuilder};
+use extwasm_abi::{self as abi, GUEST_EXPORTS, HOST_IMPORTS};
+use extwasm_rust_examples::{ALL, ALLOCS};
+use wasmtime::{Caller, Engine, ExternType, Instance, Linker, Store, StoreLimits, StoreLimitsBuilder};
+
+#[path = "../../tests_common/signatures.rs"]
+mod signatures;
+use signatures::{compile, same_signature};
 
 /// The size goal of the issue: a module under 20 KiB.
 const MAX_MODULE_BYTES: usize = 20 * 1024;
-
-fn val_type(t: ValType) -> wasmtime::ValType {
-    match t {
-        ValType::I32 => wasmtime::ValType::I32,
-        ValType::I64 => wasmtime::ValType::I64,
-        ValType::F32 => wasmtime::ValType::F32,
-        ValType::F64 => wasmtime::ValType::F64,
-    }
-}
-
-fn same_signature(ty: &FuncType, params: &[ValType], results: &[ValType]) -> bool {
-    let eq = |a: Vec<wasmtime::ValType>, b: &[ValType]| {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| wasmtime::ValType::eq(x, &val_type(*y)))
-    };
-    eq(ty.params().collect(), params) && eq(ty.results().collect(), results)
-}
-
-fn compile(engine: &Engine, module: &Module) -> wasmtime::Module {
-    wasmtime::Module::new(engine, module.wasm).unwrap_or_else(|e| panic!("{}: {e:#}", module.name))
-}
 
 #[test]
 fn modules_are_small() {
@@ -41,7 +25,7 @@ fn modules_are_small() {
 fn exports_are_the_abi_exports_and_the_extensions() {
     let engine = Engine::default();
     for module in ALL {
-        let compiled = compile(&engine, module);
+        let compiled = compile(&engine, module.name, module.wasm);
         let mut seen = Vec::new();
         for export in compiled.exports() {
             let name = export.name();
@@ -81,7 +65,7 @@ fn exports_are_the_abi_exports_and_the_extensions() {
 fn imports_are_host_imports_with_the_abi_signatures() {
     let engine = Engine::default();
     for module in ALL {
-        for import in compile(&engine, module).imports() {
+        for import in compile(&engine, module.name, module.wasm).imports() {
             assert_eq!(import.module(), abi::HOST_MODULE, "{}: {}", module.name, import.name());
             let name = import.name();
             assert_ne!(name, "hostRowWriterPutIntBool", "the SDK imports the canonical name");
@@ -103,7 +87,7 @@ struct Guest {
 impl Guest {
     fn new(limit: usize) -> Self {
         let engine = Engine::default();
-        let module = compile(&engine, &ALLOCS);
+        let module = compile(&engine, ALLOCS.name, ALLOCS.wasm);
         let mut linker = Linker::new(&engine);
         linker
             .func_wrap(
