@@ -177,3 +177,66 @@ fn a_failed_invocation_does_not_apply() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(std::fs::read_to_string(&state).unwrap(), before);
 }
+
+/// Runs `extension` of `allocs-pkg.wasm` on the benchmark state with `flags`.
+fn allocs(extension: &str, flags: &[&str]) -> Option<Output> {
+    let module = tinygo("allocs-pkg.wasm")?;
+    let state = root().join("examples/states/benchmarks.json");
+    let mut args = vec!["run", module.to_str().unwrap(), extension, "--state", state.to_str().unwrap()];
+    args.extend_from_slice(flags);
+    Some(extwasm(&args))
+}
+
+#[test]
+fn repeat_keeps_a_leaking_guest_within_its_limit_and_reports_stats() {
+    // The example: a 2 MiB limit, and every call succeeds because
+    // the instance is restored (past the threshold, or after running out of
+    // memory and retrying) with memory never above the limit.
+    let Some(out) = allocs("arrAppend2", &["--memory-limit-pages", "32", "--repeat", "1000"]) else { return };
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stats = &report(&out)["stats"];
+    assert_eq!(stats["invocations"], 1000, "{stats}");
+    assert_eq!(stats["failures"], 0, "{stats}");
+    assert!(stats["restores"].as_u64().unwrap() >= 100, "a leaking guest is restored: {stats}");
+    assert!(stats["background_restores"].as_u64().unwrap() <= stats["restores"].as_u64().unwrap(), "{stats}");
+    assert!(stats["retries"].is_u64(), "{stats}");
+    assert!(stats["memory_pages"].as_u64().unwrap() <= 32, "{stats}");
+    assert!(stats["peak_memory_pages"].as_u64().unwrap() <= 32, "{stats}");
+    let (p50, p99) = (stats["p50_micros"].as_f64().unwrap(), stats["p99_micros"].as_f64().unwrap());
+    assert!(0.0 < p50 && p50 <= p99, "{stats}");
+}
+
+#[test]
+fn timeout_and_fuel_flags_stop_a_long_invocation() {
+    // Memory enough for longFunc's map to outlast the budgets.
+    let Some(out) = allocs("longFunc", &["--memory-limit-pages", "8192", "--timeout-ms", "100"]) else { return };
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(report(&out)["error"]["kind"], "timeout");
+    let Some(out) = allocs("longFunc", &["--memory-limit-pages", "8192", "--timeout-ms", "0", "--fuel", "1000000"])
+    else {
+        return;
+    };
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(report(&out)["error"]["kind"], "fuel_exhausted");
+}
+
+#[test]
+fn isolation_and_threshold_flags_decide_when_to_restore() {
+    let restores = |flags: &[&str]| {
+        let out = allocs("arrAppend2", flags)?;
+        assert_eq!(out.status.code(), Some(0), "{flags:?}: {}", String::from_utf8_lossy(&out.stderr));
+        report(&out)["stats"]["restores"].as_u64()
+    };
+    // Twenty calls leak a few MiB: under the default threshold (half of
+    // 256 pages), past one of 8 pages.
+    let Some(default) = restores(&["--repeat", "20"]) else { return };
+    assert_eq!(default, 0);
+    let past_threshold = restores(&["--repeat", "20", "--restore-threshold-pages", "8"]).unwrap();
+    assert!(past_threshold >= 5, "{past_threshold}");
+    // Fresh: every invocation after the first starts from the snapshot.
+    assert_eq!(restores(&["--repeat", "5", "--isolation", "fresh"]), Some(4));
+
+    let out = allocs("arrAppend2", &["--isolation", "sideways"]).unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reuse or fresh"));
+}
