@@ -28,7 +28,7 @@
 //! - with [`crate::Config::huge_pages`], memory past the first 2 MiB that a
 //!   guest grew into in whole 2 MiB blocks is backed by huge pages, so both
 //!   the reset and the protection change below cost one page-table entry per
-//!   2 MiB instead of 512 (8 MiB filled: 249 → 132 µs; 100 MiB: 2.5 → 0.9 ms).
+//!   2 MiB instead of 512 (8 MiB filled: 249 → 119 µs; 100 MiB: 2.5 → 0.86 ms).
 //!
 //! # Restores the worker does not wait for
 //!

@@ -141,7 +141,7 @@ impl Config {
     /// of memory that a guest grows into at once (TinyGo doubles its heap)
     /// is then one page: filling it takes one page fault instead of 512, and
     /// a restore resets and protects it with one page-table entry instead of
-    /// 512 (measured: 8 MiB filled 249 → 132 µs, 100 MiB 2.5 → 0.9 ms; see
+    /// 512 (measured: 8 MiB filled 249 → 119 µs, 100 MiB 2.5 → 0.86 ms; see
     /// the README). Memory grown a page at a time, and the first 2 MiB,
     /// which holds the snapshot's image, keep 4 KiB pages. The price: memory
     /// becomes resident 2 MiB at a time, and the first touch of a block costs
