@@ -33,7 +33,7 @@
 //! # Restores the worker does not wait for
 //!
 //! Reset and protection change are page-table work the kernel does per
-//! dirtied page (on this VM ≈110 ns per 4 KiB page together: 63 µs for a
+//! dirtied page (on this VM ≈110 ns per 4 KiB page together: ≈ 60 µs for a
 //! filled 2 MiB memory). When the guest grew its memory past
 //! [`crate::Config::background_restore_above`], the worker instead swaps in
 //! a spare instance made from the snapshot beforehand and hands the old one

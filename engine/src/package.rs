@@ -163,7 +163,7 @@ impl Config {
     /// engine's reclaimer thread drops the old instance, which resets its
     /// memory, and makes the next spare. A restore after a guest filled its
     /// memory then costs the worker a few microseconds instead of a reset
-    /// proportional to what the guest dirtied (2 MiB filled: 63 µs), and that
+    /// proportional to what the guest dirtied (2 MiB filled: ≈ 60 µs), and that
     /// cost moves to the reclaimer ([`crate::Stats::last_reclaim`]).
     ///
     /// The spare is made after the first such restore, which happens on the
