@@ -23,7 +23,13 @@
 //! - within the first [`crate::Config::keep_resident_bytes`], only the pages
 //!   the guest wrote (found with the `PAGEMAP_SCAN` ioctl) are reset in
 //!   place, so they stay resident and the next invocation takes no page
-//!   fault for them (a first touch of a fresh page costs ≈2 µs here);
+//!   fault for them (a first touch of a fresh page costs ≈2 µs here).
+//!   "Wrote" means "is resident": without userfaultfd write protection,
+//!   `PAGEMAP_SCAN` cannot tell a page written since the last restore from
+//!   one kept resident by it, so a page of the snapshot's memory that an
+//!   invocation once wrote is reset on every later restore. Pages the guest
+//!   grew into are not: shrinking memory takes them out of the scan until
+//!   the guest grows into them again;
 //! - globals and tables are re-initialised from the module;
 //! - with [`crate::Config::huge_pages`], memory past the first 2 MiB that a
 //!   guest grew into in whole 2 MiB blocks is backed by huge pages, so both
