@@ -166,9 +166,10 @@ impl Config {
     /// proportional to what the guest dirtied (2 MiB filled: ≈ 60 µs), and that
     /// cost moves to the reclaimer ([`crate::Stats::last_reclaim`]).
     ///
-    /// The spare is made after the first such restore, which happens on the
-    /// worker; when the reclaimer has not finished the next spare, the
-    /// restore happens on the worker too. A package instance with a spare
+    /// The first spare is ordered when an invocation leaves memory grown
+    /// past the threshold, or else at the first such restore (which then
+    /// happens on the worker). When the reclaimer has not finished the
+    /// spare, the restore happens on the worker too. A package instance with a spare
     /// holds a second instance slot (see [`Config::max_instances`]) and,
     /// once both have been filled, up to twice the resident memory (see
     /// [`Config::keep_resident_bytes`]).

@@ -288,13 +288,22 @@ impl<S: State> Worker<S> {
                 instance.stats.peak_memory_bytes.max(live.store.data().limiter.peak_bytes);
         }
         outcome?;
-        let live = instance.live.as_ref().expect("a successful call leaves a live instance");
-        let memory_bytes = memory_bytes(&live.store);
+        let memory_bytes = instance.live.as_ref().map_or(0, |live| memory_bytes(&live.store));
         if config.get_isolation() == Isolation::Fresh
             || memory_bytes > config.get_restore_threshold_pages() as usize * extwasm_abi::WASM_PAGE_SIZE as usize
         {
             instance.needs_restore = true;
         }
+        // Memory that grew over invocations will need a large restore: have
+        // the spare ready for it, so even the first one is backgrounded.
+        if instance.spare.is_none()
+            && config
+                .get_background_restore_above()
+                .is_some_and(|above| memory_bytes.saturating_sub(instance.snapshot_bytes) > above)
+        {
+            instance.request_spare(engine, None);
+        }
+        let live = instance.live.as_ref().expect("a successful call leaves a live instance");
         Ok(Invocation { ctx: live.store.data(), memory_bytes })
     }
 

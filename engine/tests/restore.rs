@@ -94,6 +94,28 @@ fn large_restores_swap_in_a_spare_that_is_exactly_the_snapshot() {
 }
 
 #[test]
+fn memory_grown_over_invocations_has_a_spare_ready_for_its_first_restore() {
+    // Each `dirty` grows memory by 128 KiB; past 200 KiB the worker orders a
+    // spare, so the restore after the trap needs no inline reset. The spare
+    // comes from a thread at idle priority: on a loaded machine, try again.
+    let config = Config::default().background_restore_above(Some(200 << 10));
+    for attempt in 0.. {
+        assert!(attempt < 50, "the spare never arrived in time");
+        let mut w = worker(config.clone());
+        assert_eq!(observe(&mut w, "dirty"), Ok((6, 3, 7)));
+        assert_eq!(observe(&mut w, "dirty"), Ok((7, 5, 14)));
+        std::thread::sleep(Duration::from_millis(20 * (attempt + 1)));
+        assert_eq!(observe(&mut w, "dirtyThenTrap"), Err(ErrorKind::Trap));
+        assert_eq!(observe(&mut w, "report"), Ok(SNAPSHOT));
+        let stats = w.stats("guest").unwrap();
+        assert_eq!(stats.restores, 1, "{stats:?}");
+        if stats.background_restores == 1 {
+            break;
+        }
+    }
+}
+
+#[test]
 fn without_a_background_threshold_every_restore_happens_on_the_worker() {
     let config = Config::default().memory_limit_pages(32).retry_out_of_memory(false);
     let mut w = worker(config.background_restore_above(None));
