@@ -118,7 +118,9 @@ impl Config {
 
     /// How many instances may exist at once across the engine's workers
     /// (default 256): the size of the pooling allocator. Each takes address
-    /// space, not memory, until used.
+    /// space, not memory, until used. A package instance restored in the
+    /// background counts twice while it has a spare (see
+    /// [`Config::background_restore_above`]).
     pub fn max_instances(mut self, instances: u32) -> Self {
         self.max_instances = instances;
         self
@@ -169,9 +171,9 @@ impl Config {
     /// The first spare is ordered when an invocation leaves memory grown
     /// past the threshold, or else at the first such restore (which then
     /// happens on the worker). When the reclaimer has not finished the
-    /// spare, the restore happens on the worker too. A package instance with a spare
-    /// holds a second instance slot (see [`Config::max_instances`]) and,
-    /// once both have been filled, up to twice the resident memory (see
+    /// spare, the restore happens on the worker too. A package instance with
+    /// a spare holds a second instance slot (see [`Config::max_instances`])
+    /// and, once both have been filled, up to twice the resident memory (see
     /// [`Config::keep_resident_bytes`]).
     pub fn background_restore_above(mut self, bytes: Option<usize>) -> Self {
         self.background_restore_above = bytes;
@@ -287,7 +289,8 @@ struct EngineInner {
     /// Hands jobs to the reclaimer thread (present when restores may run in
     /// the background).
     reclaimer: Option<mpsc::Sender<ReclaimJob>>,
-    /// Memory slots already advised to use huge pages.
+    /// Memory slots already advised to use huge pages (at most one entry
+    /// per pool slot).
     advised_slots: Mutex<HashSet<usize>>,
 }
 
