@@ -5,19 +5,9 @@ use std::process::{Command, Output};
 
 use serde_json::{Value as Json, json};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn tinygo(file: &str) -> Option<PathBuf> {
-    let path = root().join("../shared/reference/tinygo-testdata").join(file);
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!("SKIPPED: TinyGo test module {} is missing", path.display());
-        None
-    }
-}
+#[path = "../../engine/tests/common/tinygo_testdata.rs"]
+mod tinygo_testdata;
+use tinygo_testdata::{root, tinygo_module as tinygo};
 
 fn extwasm(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_extwasm")).args(args).output().expect("extwasm runs")

@@ -10,7 +10,6 @@
 mod generated;
 mod go;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 type Result<T = (), E = String> = std::result::Result<T, E>;
@@ -33,9 +32,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+#[path = "../../engine/tests/common/tinygo_testdata.rs"]
+mod tinygo_testdata;
+use tinygo_testdata::{root, tinygo_testdata};
 
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -76,12 +75,6 @@ fn setup() -> Result {
         run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
     }
     go::setup()
-}
-
-fn tinygo_testdata() -> PathBuf {
-    std::env::var_os("EXTWASM_TINYGO_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/reference/tinygo-testdata"))
 }
 
 /// The main job: a projector against the bundled order state.

@@ -1,35 +1,15 @@
 //! Shared helpers of the engine's integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-
 use extwasm_engine::{Config, Engine, JsonState, Worker};
 use serde_json::Value as Json;
 
 pub mod restore_guest;
+pub mod tinygo_testdata;
 
-/// The workspace root.
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `../shared/reference/tinygo-testdata/<file>` next to the project, or
-/// `None` after saying loudly why the test is skipped.
-pub fn tinygo_module(file: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("EXTWASM_TINYGO_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/reference/tinygo-testdata"));
-    let path = dir.join(file);
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!(
-            "SKIPPED: TinyGo test module {} is missing (set EXTWASM_TINYGO_TESTDATA or lay out ../shared/reference/tinygo-testdata)",
-            path.display()
-        );
-        None
-    }
-}
+// Not every test binary uses both.
+#[allow(unused_imports)]
+pub use tinygo_testdata::{root, tinygo_module};
 
 /// A bundled state from `examples/states/`.
 pub fn state(name: &str) -> JsonState {
