@@ -100,7 +100,12 @@ impl<S: State> PackageInstance<S> {
                     Some(live) => live.store.into_data(),
                     None => new_ctx(engine, &self.package),
                 };
-                let live = instance::instantiate(engine, &self.package.inner, &self.pre, ctx)?;
+                let live = match instance::instantiate(engine, &self.package.inner, &self.pre, ctx) {
+                    Ok(live) => live,
+                    // In a full pool the reclaimer may be making our spare in
+                    // the slot just freed: wait for it and take it instead.
+                    Err(error) => self.wait_for_spare().ok_or(error)?,
+                };
                 advise(engine, &live);
                 self.live = Some(live);
                 if background && self.spare.is_none() {
@@ -122,17 +127,30 @@ impl<S: State> PackageInstance<S> {
         let delivered = self.spare.as_ref()?.try_recv();
         match delivered {
             Err(TryRecvError::Empty) => None,
-            Ok(Ok((spare, took))) => {
+            Ok(delivery) => {
                 self.spare = None;
-                self.stats.last_reclaim = took;
-                self.stats.total_reclaim += took;
-                Some(spare)
+                self.accept(delivery)
             }
-            Ok(Err(_)) | Err(TryRecvError::Disconnected) => {
+            Err(TryRecvError::Disconnected) => {
                 self.spare = None;
                 None
             }
         }
+    }
+
+    /// The spare instance the reclaimer is making, once it is made; `None`
+    /// when none was ordered or it could not be made.
+    fn wait_for_spare(&mut self) -> Option<Live<S>> {
+        let delivery = self.spare.take()?.recv().ok()?;
+        self.accept(delivery)
+    }
+
+    /// The spare of a delivery, counting the reclaimer's time.
+    fn accept(&mut self, delivery: Result<(Live<S>, Duration)>) -> Option<Live<S>> {
+        let (spare, took) = delivery.ok()?;
+        self.stats.last_reclaim = took;
+        self.stats.total_reclaim += took;
+        Some(spare)
     }
 
     /// Asks the reclaimer to drop `old` (which resets its memory slot) and

@@ -116,6 +116,17 @@ fn memory_grown_over_invocations_has_a_spare_ready_for_its_first_restore() {
 }
 
 #[test]
+fn a_pool_without_room_for_a_spare_restores_on_the_worker() {
+    // One slot: a spare can never be made, or only in the slot an inline
+    // restore just freed. Either way every invocation must work.
+    let config = Config::default().memory_limit_pages(32).retry_out_of_memory(false).max_instances(1);
+    let mut w = worker(config.background_restore_above(Some(64 << 10)));
+    fill_cycles(&mut w, 20);
+    let stats = w.stats("guest").unwrap();
+    assert_eq!(stats.restores, 40, "{stats:?}");
+}
+
+#[test]
 fn without_a_background_threshold_every_restore_happens_on_the_worker() {
     let config = Config::default().memory_limit_pages(32).retry_out_of_memory(false);
     let mut w = worker(config.background_restore_above(None));
