@@ -135,6 +135,24 @@ fn around(c: &mut Criterion) {
     c.bench_function("fresh/doNothing", |b| {
         b.iter(|| black_box(fresh.invoke(PACKAGE, "doNothing", &state).unwrap().intents().len()))
     });
+    // The same extension built with the Rust SDK and with standard Go: a
+    // fresh invocation resets what the guest's runtime writes per call.
+    let builds = [
+        ("fresh-rust/doNothing", Some(extwasm_rust_examples::BENCHMARKS.wasm)),
+        ("fresh-go/doNothing", {
+            (!extwasm_go_examples::skipped("the fresh-go benchmark")).then_some(extwasm_go_examples::BENCHMARKS.wasm)
+        }),
+    ];
+    for (name, wasm) in builds {
+        let Some(wasm) = wasm else { continue };
+        let engine = Engine::new(Config::default().isolation(Isolation::Fresh)).unwrap();
+        let package = engine.load_package(PACKAGE, wasm, &["doNothing"]).unwrap();
+        let mut worker = Worker::new(&engine);
+        worker.add_package(&package).unwrap();
+        c.bench_function(name, |b| {
+            b.iter(|| black_box(worker.invoke(PACKAGE, "doNothing", &state).unwrap().intents().len()))
+        });
+    }
 }
 
 criterion_group!(benches, restore, around);
