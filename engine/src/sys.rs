@@ -30,9 +30,10 @@ pub(crate) fn advise_huge_pages(_base: *mut u8, _len: usize) -> bool {
     false
 }
 
-/// Lowers the calling thread to the idle scheduling class, so that it runs
-/// only on otherwise idle CPUs and its wake-ups never preempt a worker.
-/// Returns whether the kernel agreed.
+/// Lowers the calling thread to the idle scheduling class: it runs on CPUs
+/// that no other thread wants (plus a sliver the kernel grants so that it
+/// never starves), and its wake-ups never preempt a worker. Returns whether
+/// the kernel agreed.
 #[cfg(target_os = "linux")]
 pub(crate) fn lower_to_idle_priority() -> bool {
     let param = libc::sched_param { sched_priority: 0 };
