@@ -5,11 +5,11 @@
 
 use extwasm_abi::{self as abi, GUEST_EXPORTS, HOST_IMPORTS};
 use extwasm_go_examples::{ALL, ALLOCS, skipped};
-use wasmtime::{Caller, Engine, ExternType, Instance, Linker, Store};
+use wasmtime::{Caller, Engine, ExternType, Linker, Store};
 
-#[path = "../../tests_common/signatures.rs"]
-mod signatures;
-use signatures::{compile, same_signature};
+#[path = "../../tests_common/bare_wasmtime.rs"]
+mod bare_wasmtime;
+use bare_wasmtime::{compile, same_signature};
 
 /// What standard Go's runtime costs: every module is about 2 MiB.
 const MAX_MODULE_BYTES: usize = 3 << 20;
@@ -95,10 +95,7 @@ fn exports_are_the_abi_exports_and_the_extensions_and_imports_the_abi_and_wasi()
 
 /// An instance of the allocs module on bare wasmtime: WASI answered just
 /// enough for Go's runtime (stderr captured), every host import trapping.
-struct Guest {
-    store: Store<Vec<u8>>,
-    instance: Instance,
-}
+type Guest = bare_wasmtime::Guest<Vec<u8>>;
 
 fn memory<'a>(caller: &'a mut Caller<'_, Vec<u8>>) -> (&'a mut [u8], &'a mut Vec<u8>) {
     let memory = caller.get_export("memory").and_then(|e| e.into_memory()).unwrap();
@@ -172,19 +169,6 @@ impl Guest {
         let mut guest = Guest::new();
         guest.call::<(), ()>("_initialize", ()).unwrap();
         guest
-    }
-
-    fn call<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
-        &mut self,
-        name: &str,
-        params: P,
-    ) -> wasmtime::Result<R> {
-        let func = self.instance.get_typed_func::<P, R>(&mut self.store, name)?;
-        func.call(&mut self.store, params)
-    }
-
-    fn stat(&mut self, name: &str) -> i64 {
-        self.call::<(), i64>(name, ()).unwrap()
     }
 
     fn stderr(&self) -> String {

@@ -4,11 +4,11 @@
 
 use extwasm_abi::{self as abi, GUEST_EXPORTS, HOST_IMPORTS};
 use extwasm_rust_examples::{ALL, ALLOCS};
-use wasmtime::{Caller, Engine, ExternType, Instance, Linker, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Caller, Engine, ExternType, Linker, Store, StoreLimits, StoreLimitsBuilder};
 
-#[path = "../../tests_common/signatures.rs"]
-mod signatures;
-use signatures::{compile, same_signature};
+#[path = "../../tests_common/bare_wasmtime.rs"]
+mod bare_wasmtime;
+use bare_wasmtime::{compile, same_signature};
 
 /// The size goal of the issue: a module under 20 KiB.
 const MAX_MODULE_BYTES: usize = 20 * 1024;
@@ -79,10 +79,7 @@ fn imports_are_host_imports_with_the_abi_signatures() {
 
 /// An instance of the allocs module with every host import trapping, except
 /// `hostPanic`, which records the message; memory limited to `limit` bytes.
-struct Guest {
-    store: Store<(Option<String>, StoreLimits)>,
-    instance: Instance,
-}
+type Guest = bare_wasmtime::Guest<(Option<String>, StoreLimits)>;
 
 impl Guest {
     fn new(limit: usize) -> Self {
@@ -107,19 +104,6 @@ impl Guest {
         store.limiter(|(_, limits)| limits);
         let instance = linker.instantiate(&mut store, &module).unwrap();
         Guest { store, instance }
-    }
-
-    fn call<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
-        &mut self,
-        name: &str,
-        params: P,
-    ) -> wasmtime::Result<R> {
-        let func = self.instance.get_typed_func::<P, R>(&mut self.store, name)?;
-        func.call(&mut self.store, params)
-    }
-
-    fn stat(&mut self, name: &str) -> i64 {
-        self.call::<(), i64>(name, ()).unwrap()
     }
 }
 
