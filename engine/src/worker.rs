@@ -86,8 +86,7 @@ impl<S: State> PackageInstance<S> {
     /// the reclaimer thread drops the old one and makes the next spare.
     fn restore(&mut self, engine: &Engine) -> Result<()> {
         let started = Instant::now();
-        let grown = self.live.as_ref().map_or(0, |live| memory_bytes(&live.store).saturating_sub(self.snapshot_bytes));
-        let background = engine.config().get_background_restore_above().is_some_and(|above| grown > above);
+        let background = self.restores_in_background(engine, self.live.as_ref().map_or(0, |l| memory_bytes(&l.store)));
         let spare = if background { self.ready_spare() } else { None };
         match spare {
             Some(spare) => {
@@ -119,6 +118,13 @@ impl<S: State> PackageInstance<S> {
         self.stats.last_restore = took;
         self.stats.total_restore += took;
         Ok(())
+    }
+
+    /// Whether a restore at `memory_bytes` of memory goes to the reclaimer:
+    /// the guest grew its memory past the background threshold.
+    fn restores_in_background(&self, engine: &Engine, memory_bytes: usize) -> bool {
+        let grown = memory_bytes.saturating_sub(self.snapshot_bytes);
+        engine.config().get_background_restore_above().is_some_and(|above| grown > above)
     }
 
     /// The spare instance, if the reclaimer has delivered one. A spare it
@@ -314,11 +320,7 @@ impl<S: State> Worker<S> {
         }
         // Memory that grew over invocations will need a large restore: have
         // the spare ready for it, so even the first one is backgrounded.
-        if instance.spare.is_none()
-            && config
-                .get_background_restore_above()
-                .is_some_and(|above| memory_bytes.saturating_sub(instance.snapshot_bytes) > above)
-        {
+        if instance.spare.is_none() && instance.restores_in_background(engine, memory_bytes) {
             instance.request_spare(engine, None);
         }
         let live = instance.live.as_ref().expect("a successful call leaves a live instance");
