@@ -48,6 +48,13 @@ pub enum ErrorKind {
     Config,
     /// A state file (JSON state) is invalid.
     InvalidState,
+    /// The invocation made the host hold more for it than its host budget
+    /// allows (bytes of rows, strings and intents, or handles).
+    HostBudget,
+    /// A module's initialisation ran past the load deadline.
+    LoadTimeout,
+    /// The embedder's state panicked while serving a host call.
+    StatePanic,
 }
 
 impl ErrorKind {
@@ -72,6 +79,9 @@ impl ErrorKind {
             ErrorKind::Load => "load",
             ErrorKind::Config => "config",
             ErrorKind::InvalidState => "invalid_state",
+            ErrorKind::HostBudget => "host_budget",
+            ErrorKind::LoadTimeout => "load_timeout",
+            ErrorKind::StatePanic => "state_panic",
         }
     }
 }
@@ -263,6 +273,114 @@ pub enum Error {
     /// A JSON state file is invalid; the message says where.
     #[error("invalid state: {0}")]
     InvalidState(String),
+    /// The invocation asked the host to hold more than its budget (see
+    /// [`crate::Config::host_budget_bytes`] and [`crate::Config::max_handles`]).
+    #[error("{site}: host budget exceeded: {resource} would pass the limit of {limit}")]
+    HostBudget {
+        /// Where.
+        site: Site,
+        /// Which budget ran out.
+        resource: HostResource,
+        /// The limit, in the resource's unit.
+        limit: u64,
+    },
+    /// A module's initialisation did not finish within the load deadline
+    /// (see [`crate::Config::load_timeout`]).
+    #[error("package {package:?}: {phase} ran past the load deadline of {} ms", timeout.as_millis())]
+    LoadTimeout {
+        /// The package name.
+        package: String,
+        /// What was running when the deadline passed.
+        phase: LoadPhase,
+        /// The deadline.
+        timeout: std::time::Duration,
+    },
+    /// The embedder's [`crate::State`] or [`crate::Value`] panicked while
+    /// serving a host call; the invocation fails, the host carries on.
+    #[error("{site}: the state panicked: {message}")]
+    StatePanic {
+        /// Where.
+        site: Site,
+        /// The panic's message.
+        message: String,
+    },
+}
+
+/// A budget of the host's own resources that an invocation can exhaust.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HostResource {
+    /// Bytes the host holds for the invocation: key builders, rows (names,
+    /// strings, bytes), intents and handle tables.
+    Bytes,
+    /// Handles handed out in one invocation (key builders, values, keys,
+    /// intents).
+    Handles,
+    /// Fields on one key builder or intent.
+    RowFields,
+}
+
+impl HostResource {
+    /// The stable snake-case name (`"bytes"`, `"handles"`, `"row_fields"`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HostResource::Bytes => "bytes",
+            HostResource::Handles => "handles",
+            HostResource::RowFields => "row_fields",
+        }
+    }
+}
+
+impl fmt::Display for HostResource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HostResource::Bytes => "the bytes the host holds for the invocation",
+            HostResource::Handles => "the handles of the invocation",
+            HostResource::RowFields => "the fields of one key builder or intent",
+        })
+    }
+}
+
+/// What a module was doing at load (or, for a module that could not be
+/// pre-initialised, at instantiation) when it failed or ran out of time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LoadPhase {
+    /// The module's start section.
+    StartFunction,
+    /// The `_initialize` export (reactor modules).
+    Initialize,
+    /// The `_start` export (command modules: TinyGo's `wasi` target).
+    Start,
+    /// The `WasmAbiVersion_0_0_1` export, which the engine calls at load.
+    AbiVersion,
+    /// `malloc` of the exchange buffer.
+    ExchangeBuffer,
+}
+
+impl LoadPhase {
+    /// The stable snake-case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LoadPhase::StartFunction => "start_function",
+            LoadPhase::Initialize => "initialize",
+            LoadPhase::Start => "start",
+            LoadPhase::AbiVersion => "abi_version",
+            LoadPhase::ExchangeBuffer => "exchange_buffer",
+        }
+    }
+}
+
+impl fmt::Display for LoadPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LoadPhase::StartFunction => "the module's start function",
+            LoadPhase::Initialize => "_initialize",
+            LoadPhase::Start => "_start",
+            LoadPhase::AbiVersion => "WasmAbiVersion_0_0_1",
+            LoadPhase::ExchangeBuffer => "malloc of the exchange buffer",
+        })
+    }
 }
 
 impl Error {
@@ -287,6 +405,9 @@ impl Error {
             Error::Load { .. } => ErrorKind::Load,
             Error::Config(_) => ErrorKind::Config,
             Error::InvalidState(_) => ErrorKind::InvalidState,
+            Error::HostBudget { .. } => ErrorKind::HostBudget,
+            Error::LoadTimeout { .. } => ErrorKind::LoadTimeout,
+            Error::StatePanic { .. } => ErrorKind::StatePanic,
         }
     }
 
@@ -309,7 +430,9 @@ impl Error {
             | Error::InvalidMemoryAccess { site, .. }
             | Error::InvalidUtf8 { site, .. }
             | Error::TypeMismatch { site, .. }
-            | Error::MissingField { site, .. } => Some(site),
+            | Error::MissingField { site, .. }
+            | Error::HostBudget { site, .. }
+            | Error::StatePanic { site, .. } => Some(site),
             _ => None,
         }
     }

@@ -487,6 +487,7 @@ fn query<S: State>(mut caller: Ctx<'_, S>, call: &'static str, key: i64, must: b
 fn new_value<S: State>(mut caller: Ctx<'_, S>, call: &'static str, key: i64) -> wasmtime::Result<i64> {
     with_ctx(&mut caller, call, |_, ctx| {
         let index = ctx.key_index(key, "keyBuilder")?;
+        ctx.state()?.check_insert(&ctx.keys[index]).map_err(Fault::State)?;
         Ok(ctx.new_intent(index, None))
     })
 }
@@ -500,6 +501,7 @@ fn update_value<S: State>(
     with_ctx(&mut caller, call, |_, ctx| {
         let index = ctx.key_index(key, "keyBuilder")?;
         let existing = ctx.value_index(existing, "existingValue")?;
+        ctx.state()?.check_update(&ctx.keys[index], &ctx.values[existing]).map_err(Fault::State)?;
         Ok(ctx.new_intent(index, Some(existing)))
     })
 }

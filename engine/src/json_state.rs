@@ -442,6 +442,15 @@ impl State for JsonState {
         }
         Ok(())
     }
+
+    /// A failing storage (`{"$error": msg}`) refuses writes too.
+    fn check_insert(&self, key: &KeyBuilder) -> Result<(), StateError> {
+        self.records(key.storage()).map(drop)
+    }
+
+    fn check_update(&self, key: &KeyBuilder, _existing: &JsonValue) -> Result<(), StateError> {
+        self.records(key.storage()).map(drop)
+    }
 }
 
 #[cfg(test)]

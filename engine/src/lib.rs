@@ -47,7 +47,7 @@ mod sys;
 mod wasi;
 mod worker;
 
-pub use error::{Error, ErrorKind, Result, Site};
+pub use error::{Error, ErrorKind, HostResource, LoadPhase, Result, Site};
 pub use json_state::{JsonState, JsonValue};
 pub use package::{Config, Engine, Isolation, Package};
 pub use state::{Field, Intent, IntentKind, KeyBuilder, QName, Row, Scalar, State, StateError, Value};

@@ -53,6 +53,9 @@ pub struct Config {
     keep_resident_bytes: usize,
     huge_pages: bool,
     background_restore_above: Option<usize>,
+    host_budget_bytes: Option<usize>,
+    max_handles: Option<u32>,
+    load_timeout: Option<Duration>,
 }
 
 /// How often the engine's ticker advances the epoch that deadlines count in.
@@ -73,6 +76,9 @@ impl Default for Config {
             keep_resident_bytes: 128 << 20,
             huge_pages: true,
             background_restore_above: Some(512 << 10),
+            host_budget_bytes: None,
+            max_handles: None,
+            load_timeout: Some(Duration::from_secs(10)),
         }
     }
 }
@@ -185,6 +191,54 @@ impl Config {
         self.background_restore_above
     }
 
+    /// Bytes the host may hold for one invocation (default: the memory
+    /// limit, so a guest cannot make the host hold more than it may hold
+    /// itself). It counts what the host allocates because of the guest:
+    /// key builders and intents with their names, strings and bytes, and
+    /// the handle tables. Passing it fails the invocation with
+    /// [`crate::Error::HostBudget`]; the instance is restored and the host
+    /// memory released.
+    pub fn host_budget_bytes(mut self, bytes: usize) -> Self {
+        self.host_budget_bytes = Some(bytes);
+        self
+    }
+
+    /// The host budget in bytes.
+    pub fn get_host_budget_bytes(&self) -> usize {
+        self.host_budget_bytes.unwrap_or_else(|| self.memory_limit_bytes())
+    }
+
+    /// Handles one invocation may be handed (key builders, values, keys
+    /// of read callbacks and intents together; default: one per 256 bytes
+    /// of the memory limit, 65 536 at the default 16 MiB). Passing it fails
+    /// the invocation with [`crate::Error::HostBudget`].
+    pub fn max_handles(mut self, handles: u32) -> Self {
+        self.max_handles = Some(handles);
+        self
+    }
+
+    /// The handle limit.
+    pub fn get_max_handles(&self) -> u32 {
+        self.max_handles.unwrap_or_else(|| (self.memory_limit_bytes() / 256).clamp(1024, u32::MAX as usize) as u32)
+    }
+
+    /// Deadline of a module's initialisation (default 10 s; `None`: none):
+    /// its start function, `_initialize` or `_start`, the version call and
+    /// the `malloc` of the exchange buffer, run once at load to take the
+    /// snapshot (and at every instantiation of a module that cannot be
+    /// pre-initialised). Exceeding it fails with
+    /// [`crate::Error::LoadTimeout`], naming the phase. Initialisation also
+    /// runs under the memory limit.
+    pub fn load_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.load_timeout = timeout;
+        self
+    }
+
+    /// The load deadline.
+    pub fn get_load_timeout(&self) -> Option<Duration> {
+        self.load_timeout
+    }
+
     /// The invocation deadline.
     pub fn get_timeout(&self) -> Option<Duration> {
         self.timeout
@@ -255,6 +309,19 @@ impl Config {
         }
         if self.timeout.is_some_and(|t| t.is_zero()) {
             return Err(Error::Config("a timeout must be longer than zero".into()));
+        }
+        if self.load_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(Error::Config("a load timeout must be longer than zero".into()));
+        }
+        if self.host_budget_bytes.is_some_and(|b| b == 0 || b > u32::MAX as usize) {
+            return Err(Error::Config(format!(
+                "the host budget must be 1..={} bytes, got {}",
+                u32::MAX,
+                self.get_host_budget_bytes()
+            )));
+        }
+        if self.max_handles == Some(0) {
+            return Err(Error::Config("max_handles must be at least 1".into()));
         }
         if self.memory_limit_pages == 0 || self.memory_limit_pages > abi::MAX_MEMORY_LIMIT_PAGES {
             return Err(Error::Config(format!(

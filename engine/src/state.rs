@@ -236,6 +236,23 @@ pub trait State: Sync + 'static {
         key: &KeyBuilder,
         each: &mut dyn FnMut(Self::Key, Self::Value) -> ControlFlow<()>,
     ) -> Result<(), StateError>;
+
+    /// Whether a guest may make an insert intent at `key` (`hostNewValue`):
+    /// `Err` refuses it, and the invocation fails with that state error and
+    /// hands over no intent. Called when the guest asks for the intent, with
+    /// the key as it is then. The default accepts every insert.
+    fn check_insert(&self, key: &KeyBuilder) -> Result<(), StateError> {
+        let _ = key;
+        Ok(())
+    }
+
+    /// Whether a guest may make an update intent of `existing` at `key`
+    /// (`hostUpdateValue`); as [`State::check_insert`]. The default accepts
+    /// every update.
+    fn check_update(&self, key: &KeyBuilder, existing: &Self::Value) -> Result<(), StateError> {
+        let _ = (key, existing);
+        Ok(())
+    }
 }
 
 /// Named scalars, in the order they were first put; putting a name again
