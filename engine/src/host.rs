@@ -7,15 +7,18 @@
 //! the guest; [`crate::Worker::invoke`] returns that error.
 
 use std::ops::ControlFlow;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use extwasm_abi::{self as abi, FieldType, HostFunction, RowWriterKind};
 use wasmtime::{Caller, Linker, Memory, ResourceLimiter, TypedFunc};
 
+use crate::budget::{self, Budget, Exceeded};
 use crate::error::{Error, Site};
 use crate::output::Output;
-use crate::state::{self, Field, IntentKind, KeyBuilder, QName, Row, Scalar, State, Value};
+use crate::state::{self, Field, IntentKind, KeyBuilder, QName, Row, Scalar, State, Value, excerpt};
 use crate::wasi;
 
 /// What kind of object a handle names; the top byte of every handle.
@@ -91,30 +94,76 @@ fn decode(handle: i64, want: HandleKind, generation: u32, len: usize) -> Result<
 /// the extension and host call filled in.
 #[derive(Debug)]
 pub(crate) enum Fault {
-    Handle { argument: &'static str, handle: i64, reason: String },
-    Memory { argument: &'static str, ptr: u32, len: u32, memory_size: usize },
-    Utf8 { argument: &'static str, valid_up_to: usize },
-    Type { argument: &'static str, field: String, expected: &'static str, found: &'static str },
-    Missing { argument: &'static str, what: String },
-    NotFound { key: String },
+    Handle {
+        argument: &'static str,
+        handle: i64,
+        reason: String,
+    },
+    Memory {
+        argument: &'static str,
+        ptr: u32,
+        len: u32,
+        memory_size: usize,
+    },
+    Utf8 {
+        argument: &'static str,
+        valid_up_to: usize,
+    },
+    Type {
+        argument: &'static str,
+        field: String,
+        expected: &'static str,
+        found: &'static str,
+    },
+    Missing {
+        argument: &'static str,
+        what: String,
+    },
+    NotFound {
+        key: String,
+    },
     State(state::StateError),
+    /// The embedder's state or value panicked; the payload's text.
+    StatePanic(String),
     Panic(String),
     Exit(i32),
     OutsideInvocation,
+    /// A budget ran out, or the deadline passed, inside a host call.
+    Exceeded {
+        argument: &'static str,
+        exceeded: Exceeded,
+    },
+    /// The guest's `malloc` failed after its memory could not grow.
+    OutOfMemory {
+        requested_pages: u64,
+    },
 }
 
-/// A guest pointer/length that failed checks.
+impl Fault {
+    pub(crate) fn exceeded(argument: &'static str) -> impl FnOnce(Exceeded) -> Fault {
+        move |exceeded| Fault::Exceeded { argument, exceeded }
+    }
+}
+
+/// Runs embedder code (a [`State`] or [`Value`] method) so that its panic
+/// fails the invocation instead of unwinding through the guest.
+fn embedder<R>(body: impl FnOnce() -> R) -> Result<R, Fault> {
+    catch_unwind(AssertUnwindSafe(body)).map_err(|payload| {
+        let text = payload.downcast_ref::<&str>().copied().or(payload.downcast_ref::<String>().map(String::as_str));
+        Fault::StatePanic(excerpt(text.unwrap_or("a panic without a message")))
+    })
+}
+
+/// A guest pointer/length outside guest memory.
 #[derive(Debug)]
 pub(crate) enum GuestArg {
     OutOfBounds { ptr: u32, len: u32, memory_size: usize },
-    Utf8 { valid_up_to: usize },
 }
 
 impl GuestArg {
     pub(crate) fn fault(self, argument: &'static str) -> Fault {
         match self {
             GuestArg::OutOfBounds { ptr, len, memory_size } => Fault::Memory { argument, ptr, len, memory_size },
-            GuestArg::Utf8 { valid_up_to } => Fault::Utf8 { argument, valid_up_to },
         }
     }
 }
@@ -142,9 +191,20 @@ pub(crate) fn guest_bytes_mut(mem: &mut [u8], ptr: i32, len: i32) -> Result<&mut
     })
 }
 
-/// A UTF-8 string of guest memory.
-pub(crate) fn guest_str(mem: &[u8], ptr: i32, len: i32) -> Result<&str, GuestArg> {
-    std::str::from_utf8(guest_bytes(mem, ptr, len)?).map_err(|e| GuestArg::Utf8 { valid_up_to: e.valid_up_to() })
+/// A UTF-8 string argument of guest memory; a long one is validated in
+/// chunks, with the deadline checked between them.
+pub(crate) fn guest_text<'m>(
+    mem: &'m [u8],
+    ptr: i32,
+    len: i32,
+    argument: &'static str,
+    budget: &Budget,
+) -> Result<&'m str, Fault> {
+    let bytes = guest_bytes(mem, ptr, len).map_err(|e| e.fault(argument))?;
+    budget::utf8(bytes, budget).map_err(|e| match e {
+        Ok(valid_up_to) => Fault::Utf8 { argument, valid_up_to },
+        Err(exceeded) => Fault::Exceeded { argument, exceeded },
+    })
 }
 
 /// The embedder's state for the running invocation.
@@ -187,6 +247,7 @@ impl<S> StatePtr<S> {
 #[derive(Debug)]
 pub(crate) struct MemoryLimiter {
     pub(crate) limit_bytes: usize,
+    /// The size (in pages) of the last grow this invocation was denied.
     pub(crate) denied: Option<u64>,
     pub(crate) peak_bytes: usize,
     /// The memory's size: it changes only through growth, which this sees
@@ -236,11 +297,20 @@ impl Exchange {
     }
 }
 
+#[derive(Default)]
 struct IntentSlot {
     key: usize,
     existing: Option<usize>,
     row: Row,
 }
+
+/// What a host context may keep allocated between invocations for reuse;
+/// beyond it, the tables are dropped when the next invocation begins, so a
+/// guest that once filled its host budget does not keep it held.
+const RETAINED_BYTES: usize = 256 << 10;
+
+/// The longest panic message kept from `hostPanic`.
+const MAX_PANIC_MESSAGE: usize = 4096;
 
 /// Per-instance host context: the store data of every instance.
 pub(crate) struct HostCtx<S: State> {
@@ -268,15 +338,19 @@ pub(crate) struct HostCtx<S: State> {
     pub(crate) host_calls: u64,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) started: std::time::Instant,
+    /// What the host holds for the guest, against the host budget; and the
+    /// deadline of host calls.
+    pub(crate) budget: Budget,
+    /// The invocation's deadline, for its error.
+    timeout: Option<Duration>,
+    /// The guest made an ABI host call after a grow was denied: it went on,
+    /// so a later failure is not the denied grow's doing.
+    pub(crate) went_on: bool,
 }
 
 impl<S: State> HostCtx<S> {
-    pub(crate) fn new(
-        package: Arc<str>,
-        extension_names: Arc<[Box<str>]>,
-        limit_bytes: usize,
-        output_limit: usize,
-    ) -> Self {
+    pub(crate) fn new(package: Arc<str>, extension_names: Arc<[Box<str>]>, config: &crate::Config) -> Self {
+        let limit_bytes = config.memory_limit_bytes();
         HostCtx {
             state: StatePtr(None),
             package,
@@ -295,18 +369,21 @@ impl<S: State> HostCtx<S> {
             free: None,
             on_read: None,
             exchange: Exchange::default(),
-            output: Output::new(output_limit),
+            output: Output::new(config.output_limit()),
             pending: None,
             exit_code: None,
             host_calls: 0,
             limiter: MemoryLimiter { limit_bytes, denied: None, peak_bytes: 0, current_bytes: 0 },
             started: std::time::Instant::now(),
+            budget: Budget::new(config.get_host_budget_bytes(), config.get_max_handles() as usize),
+            timeout: None,
+            went_on: false,
         }
     }
 
     /// Resets the per-invocation tables; handles of the previous invocation
-    /// become stale.
-    pub(crate) fn begin(&mut self, extension: usize) {
+    /// become stale. `timeout` is the invocation's deadline from now.
+    pub(crate) fn begin(&mut self, extension: usize, timeout: Option<Duration>) {
         self.generation = (self.generation + 1) & GENERATION_MASK;
         if self.generation == 0 {
             self.generation = 1;
@@ -322,6 +399,43 @@ impl<S: State> HostCtx<S> {
         self.exit_code = None;
         self.host_calls = 0;
         self.limiter.denied = None;
+        self.went_on = false;
+        if self.budget.held_bytes() > RETAINED_BYTES {
+            self.release_tables();
+        }
+        self.timeout = timeout;
+        self.budget.begin(timeout.map(|t| Instant::now() + t));
+    }
+
+    /// Starts initialisation (no extension runs) with the load deadline.
+    pub(crate) fn begin_initialisation(&mut self, timeout: Option<Duration>) {
+        self.current = None;
+        self.timeout = timeout;
+        self.budget.begin(timeout.map(|t| Instant::now() + t));
+    }
+
+    /// Drops every table the guest made the host fill, giving its memory
+    /// back (after a failure, and when more than a little was retained).
+    pub(crate) fn release_tables(&mut self) {
+        self.keys = Vec::new();
+        self.keys_len = 0;
+        self.values = Vec::new();
+        self.read_keys = Vec::new();
+        self.intents = Vec::new();
+        self.intents_len = 0;
+        self.key_scratch = Vec::new();
+        self.exchange.overflow = Vec::new();
+        self.budget.release_all();
+    }
+
+    /// The deadline of the running invocation or initialisation.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.budget.deadline()
+    }
+
+    /// Bytes the host holds for this instance, and the most it ever held.
+    pub(crate) fn host_bytes(&self) -> (usize, usize) {
+        (self.budget.held_bytes(), self.budget.peak_bytes())
     }
 
     /// `package/extension` of the running invocation, for error messages.
@@ -352,6 +466,27 @@ impl<S: State> HostCtx<S> {
                 Fault::Missing { argument, what } => Error::MissingField { site: site(argument), what },
                 Fault::NotFound { key } => Error::NotFound { site: site("keyBuilder"), key },
                 Fault::State(source) => Error::State { site: site("keyBuilder"), source },
+                Fault::StatePanic(message) => Error::StatePanic { site: site("keyBuilder"), message },
+                Fault::Exceeded { argument, exceeded: Exceeded::Budget(resource, limit) } => {
+                    Error::HostBudget { site: site(argument), resource, limit }
+                }
+                Fault::Exceeded { exceeded: Exceeded::Deadline, .. } => match self.current {
+                    Some(_) => {
+                        Error::Timeout { extension: extension.clone(), timeout: self.timeout.unwrap_or_default() }
+                    }
+                    // During initialisation: the caller names the phase.
+                    None => Error::Trap {
+                        extension: extension.clone(),
+                        message: format!("{host_call} ran past the load deadline"),
+                        backtrace: Vec::new(),
+                    },
+                },
+                Fault::OutOfMemory { requested_pages } => Error::MemoryLimit {
+                    extension: extension.clone(),
+                    limit_pages: (self.limiter.limit_bytes / abi::WASM_PAGE_SIZE as usize) as u32,
+                    requested_pages,
+                    message: format!("{host_call}: the guest's malloc failed: its memory cannot grow"),
+                },
                 Fault::Panic(message) => {
                     Error::GuestPanic { extension: extension.clone(), message, backtrace: Vec::new() }
                 }
@@ -381,14 +516,17 @@ impl<S: State> HostCtx<S> {
         })
     }
 
-    fn new_key_builder(&mut self, storage: &str, entity: &str) -> i64 {
+    fn new_key_builder(&mut self, storage: &str, entity: &str) -> Result<i64, Fault> {
+        let exceeded = Fault::exceeded("storagePtr");
+        self.budget.handle().map_err(exceeded)?;
         let index = self.keys_len;
         if index == self.keys.len() {
+            self.budget.reserve_one(&mut self.keys).map_err(Fault::exceeded("storagePtr"))?;
             self.keys.push(KeyBuilder::default());
         }
-        self.keys[index].reset(storage, entity);
+        self.keys[index].try_reset(storage, entity, &mut self.budget).map_err(Fault::exceeded("storagePtr"))?;
         self.keys_len += 1;
-        encode(HandleKind::KeyBuilder, self.generation, index)
+        Ok(encode(HandleKind::KeyBuilder, self.generation, index))
     }
 
     fn key_index(&self, handle: i64, argument: &'static str) -> Result<usize, Fault> {
@@ -407,23 +545,34 @@ impl<S: State> HostCtx<S> {
         })
     }
 
-    fn push_value(&mut self, value: S::Value) -> i64 {
+    /// A handle to `value`; `argument` is what the guest passed that made it.
+    fn push_value(&mut self, value: S::Value, argument: &'static str) -> Result<i64, Fault> {
+        self.budget.handle().map_err(Fault::exceeded(argument))?;
+        self.budget.reserve_one(&mut self.values).map_err(Fault::exceeded(argument))?;
         self.values.push(value);
-        encode(HandleKind::Value, self.generation, self.values.len() - 1)
+        Ok(encode(HandleKind::Value, self.generation, self.values.len() - 1))
     }
 
-    fn new_intent(&mut self, key: usize, existing: Option<usize>) -> i64 {
+    fn push_read_key(&mut self, key: S::Key) -> Result<i64, Fault> {
+        self.budget.handle().map_err(Fault::exceeded("keyBuilder"))?;
+        self.budget.reserve_one(&mut self.read_keys).map_err(Fault::exceeded("keyBuilder"))?;
+        self.read_keys.push(key);
+        Ok(encode(HandleKind::Key, self.generation, self.read_keys.len() - 1))
+    }
+
+    fn new_intent(&mut self, key: usize, existing: Option<usize>) -> Result<i64, Fault> {
+        self.budget.handle().map_err(Fault::exceeded("keyBuilder"))?;
         let index = self.intents_len;
         if index == self.intents.len() {
-            self.intents.push(IntentSlot { key, existing, row: Row::default() });
-        } else {
-            let slot = &mut self.intents[index];
-            slot.key = key;
-            slot.existing = existing;
-            slot.row.clear();
+            self.budget.reserve_one(&mut self.intents).map_err(Fault::exceeded("keyBuilder"))?;
+            self.intents.push(IntentSlot::default());
         }
+        let slot = &mut self.intents[index];
+        slot.key = key;
+        slot.existing = existing;
+        slot.row.clear();
         self.intents_len += 1;
-        encode(HandleKind::Intent, self.generation, index)
+        Ok(encode(HandleKind::Intent, self.generation, index))
     }
 
     fn state(&self) -> Result<&'static S, Fault>
@@ -453,6 +602,20 @@ fn with_ctx<S: State, R>(
 ) -> wasmtime::Result<R> {
     let (mem, ctx) = split(caller);
     ctx.host_calls += 1;
+    // A guest that calls the host after a denied grow went on from it.
+    ctx.went_on |= ctx.limiter.denied.is_some();
+    body(mem, ctx).map_err(|fault| ctx.fail(host_call, fault))
+}
+
+/// [`with_ctx`] for a call that does not count as going on after a denied
+/// grow: reporting the failure (`hostPanic`).
+fn reporting<S: State, R>(
+    caller: &mut Ctx<'_, S>,
+    host_call: &'static str,
+    body: impl FnOnce(&mut [u8], &mut HostCtx<S>) -> Result<R, Fault>,
+) -> wasmtime::Result<R> {
+    let (mem, ctx) = split(caller);
+    ctx.host_calls += 1;
     body(mem, ctx).map_err(|fault| ctx.fail(host_call, fault))
 }
 
@@ -465,9 +628,9 @@ fn get_key<S: State>(
     el: i32,
 ) -> wasmtime::Result<i64> {
     with_ctx(&mut caller, call, |mem, ctx| {
-        let storage = guest_str(mem, sp, sl).map_err(|e| e.fault("storagePtr"))?;
-        let entity = guest_str(mem, ep, el).map_err(|e| e.fault("entityPtr"))?;
-        Ok(ctx.new_key_builder(storage, entity))
+        let storage = guest_text(mem, sp, sl, "storagePtr", &ctx.budget)?;
+        let entity = guest_text(mem, ep, el, "entityPtr", &ctx.budget)?;
+        ctx.new_key_builder(storage, entity)
     })
 }
 
@@ -476,8 +639,8 @@ fn query<S: State>(mut caller: Ctx<'_, S>, call: &'static str, key: i64, must: b
         let index = ctx.key_index(key, "keyBuilder")?;
         let state = ctx.state()?;
         let builder = &ctx.keys[index];
-        match state.query(builder).map_err(Fault::State)? {
-            Some(value) => Ok(ctx.push_value(value)),
+        match embedder(|| state.query(builder))?.map_err(Fault::State)? {
+            Some(value) => ctx.push_value(value, "keyBuilder"),
             None if must => Err(Fault::NotFound { key: builder.to_string() }),
             None => Ok(abi::NOT_FOUND as i64),
         }
@@ -487,8 +650,9 @@ fn query<S: State>(mut caller: Ctx<'_, S>, call: &'static str, key: i64, must: b
 fn new_value<S: State>(mut caller: Ctx<'_, S>, call: &'static str, key: i64) -> wasmtime::Result<i64> {
     with_ctx(&mut caller, call, |_, ctx| {
         let index = ctx.key_index(key, "keyBuilder")?;
-        ctx.state()?.check_insert(&ctx.keys[index]).map_err(Fault::State)?;
-        Ok(ctx.new_intent(index, None))
+        let state = ctx.state()?;
+        embedder(|| state.check_insert(&ctx.keys[index]))?.map_err(Fault::State)?;
+        ctx.new_intent(index, None)
     })
 }
 
@@ -501,8 +665,9 @@ fn update_value<S: State>(
     with_ctx(&mut caller, call, |_, ctx| {
         let index = ctx.key_index(key, "keyBuilder")?;
         let existing = ctx.value_index(existing, "existingValue")?;
-        ctx.state()?.check_update(&ctx.keys[index], &ctx.values[existing]).map_err(Fault::State)?;
-        Ok(ctx.new_intent(index, Some(existing)))
+        let state = ctx.state()?;
+        embedder(|| state.check_update(&ctx.keys[index], &ctx.values[existing]))?.map_err(Fault::State)?;
+        ctx.new_intent(index, Some(existing))
     })
 }
 
@@ -516,29 +681,45 @@ fn read_values<S: State>(mut caller: Ctx<'_, S>, call: &'static str, key: i64) -
             return Err(Fault::Missing { argument: "keyBuilder", what: "module exports no WasmOnReadValue".into() });
         };
         let mut scratch = ctx.key_scratch.pop().unwrap_or_default();
-        scratch.clone_from(&ctx.keys[index]);
+        let source = &ctx.keys[index];
+        let copied = ctx.budget.clone_into(&mut scratch, source, source.heap_bytes(), KeyBuilder::heap_bytes);
+        if let Err(exceeded) = copied {
+            ctx.key_scratch.push(scratch);
+            return Err(Fault::Exceeded { argument: "keyBuilder", exceeded });
+        }
         Ok((state, on_read, scratch))
     });
     let (state, on_read, scratch) = prepared?;
     let mut failure = None;
-    let result = state.read(&scratch, &mut |key, value| {
-        let ctx = caller.data_mut();
-        ctx.read_keys.push(key);
-        let key = encode(HandleKind::Key, ctx.generation, ctx.read_keys.len() - 1);
-        let value = ctx.push_value(value);
-        match on_read.call(&mut caller, (key, value)) {
-            Ok(()) => ControlFlow::Continue(()),
-            Err(trap) => {
-                failure = Some(trap);
-                ControlFlow::Break(())
+    let result = embedder(|| {
+        state.read(&scratch, &mut |key, value| {
+            let ctx = caller.data_mut();
+            let handles = ctx.push_read_key(key).and_then(|key| Ok((key, ctx.push_value(value, "keyBuilder")?)));
+            let (key, value) = match handles {
+                Ok(handles) => handles,
+                Err(fault) => {
+                    failure = Some(ctx.fail(call, fault));
+                    return ControlFlow::Break(());
+                }
+            };
+            match on_read.call(&mut caller, (key, value)) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(trap) => {
+                    failure = Some(trap);
+                    ControlFlow::Break(())
+                }
             }
-        }
+        })
     });
     caller.data_mut().key_scratch.push(scratch);
     if let Some(trap) = failure {
         return Err(trap);
     }
-    result.map_err(|e| caller.data_mut().fail(call, Fault::State(e)))
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(caller.data_mut().fail(call, Fault::State(e))),
+        Err(fault) => Err(caller.data_mut().fail(call, fault)),
+    }
 }
 
 fn kind_of(kind: i32) -> Result<RowWriterKind, Fault> {
@@ -549,17 +730,18 @@ fn kind_of(kind: i32) -> Result<RowWriterKind, Fault> {
     })
 }
 
-/// The row (key builder fields or intent fields) that `id`/`kind` name.
-fn row_mut<S: State>(ctx: &mut HostCtx<S>, id: i64, kind: i32) -> Result<&mut Row, Fault> {
+/// The row (key builder fields or intent fields) that `id`/`kind` name, with
+/// the budget its puts are charged to.
+fn row_mut<S: State>(ctx: &mut HostCtx<S>, id: i64, kind: i32) -> Result<(&mut Row, &mut Budget), Fault> {
     match kind_of(kind)? {
         RowWriterKind::KeyBuilder => {
             let index = ctx.key_index(id, "id")?;
-            Ok(ctx.keys[index].fields_mut())
+            Ok((ctx.keys[index].fields_mut(), &mut ctx.budget))
         }
         RowWriterKind::Intent => {
             let index = decode(id, HandleKind::Intent, ctx.generation, ctx.intents_len)
                 .map_err(|reason| Fault::Handle { argument: "id", handle: id, reason })?;
-            Ok(&mut ctx.intents[index].row)
+            Ok((&mut ctx.intents[index].row, &mut ctx.budget))
         }
     }
 }
@@ -571,13 +753,18 @@ fn put<S: State>(
     id: i64,
     kind: i32,
     name: (i32, i32),
-    value: impl FnOnce(&[u8]) -> Result<Scalar<'_>, Fault>,
+    value: impl for<'m> FnOnce(&'m [u8], &Budget) -> Result<Scalar<'m>, Fault>,
 ) -> wasmtime::Result<()> {
     with_ctx(&mut caller, call, |mem, ctx| {
-        let name = guest_str(mem, name.0, name.1).map_err(|e| e.fault("namePtr"))?;
-        let value = value(mem)?;
-        row_mut(ctx, id, kind)?.put(name, value);
-        Ok(())
+        let name = guest_text(mem, name.0, name.1, "namePtr", &ctx.budget)?;
+        let value = value(mem, &ctx.budget)?;
+        let argument = if matches!(value, Scalar::String(_) | Scalar::Bytes(_) | Scalar::QName(_)) {
+            "valuePtr"
+        } else {
+            "namePtr"
+        };
+        let (row, budget) = row_mut(ctx, id, kind)?;
+        row.try_put(name, value, budget).map_err(Fault::exceeded(argument))
     })
 }
 
@@ -635,7 +822,7 @@ fn read_field<S: State>(
 ) -> wasmtime::Result<Read> {
     let read = with_ctx(&mut caller, call, |mem, ctx| {
         let name = match selector {
-            Selector::Name(ptr, len) => Some(name_arg(mem, ptr, len, "namePtr")?),
+            Selector::Name(ptr, len) => Some(guest_text(mem, ptr, len, "namePtr", &ctx.budget)?),
             Selector::Index(_) => None,
         };
         let request = Request { name, selector, want };
@@ -658,7 +845,7 @@ fn read_field<S: State>(
         } else {
             let index = ctx.value_index(handle, "value")?;
             match resolve(&ctx.values[index], request)? {
-                Resolved::Nested(nested) => return Ok(Read::I64(ctx.push_value(nested))),
+                Resolved::Nested(nested) => return Ok(Read::I64(ctx.push_value(nested, "namePtr")?)),
                 Resolved::Ready(read) => return Ok(read),
                 Resolved::Bytes(bytes) => bytes,
             }
@@ -690,11 +877,11 @@ impl Request<'_> {
         }
     }
 
-    /// The field name, or `[index]`, for messages.
+    /// The field name (its start, when long), or `[index]`, for messages.
     fn describe(&self) -> String {
         match (self.name, self.selector) {
             (_, Selector::Index(i)) => format!("[{i}]"),
-            (name, Selector::Name(..)) => name.unwrap_or_default().to_owned(),
+            (name, Selector::Name(..)) => excerpt(name.unwrap_or_default()),
         }
     }
 }
@@ -711,11 +898,11 @@ enum Resolved<'v, V> {
 /// returns, checking that it exists and has a readable type.
 fn resolve<'v, V: Value>(value: &'v V, request: Request<'_>) -> Result<Resolved<'v, V>, Fault> {
     let argument = request.argument();
-    let field = match (request.name, request.selector) {
+    let field = embedder(|| match (request.name, request.selector) {
         (Some(name), _) => value.field(name),
         (None, Selector::Index(index)) => usize::try_from(index).ok().and_then(|i| value.element(i)),
         (None, Selector::Name(..)) => None,
-    };
+    })?;
     let Some(field) = field else {
         let what = match request.selector {
             Selector::Name(..) => format!("no field {:?}", request.describe()),
@@ -769,13 +956,22 @@ fn write_overflow<S: State>(caller: &mut Ctx<'_, S>, call: &'static str, bytes: 
             },
         ));
     };
-    let len = bytes.len() as u32;
+    // A result the guest cannot address (over 2 GiB: malloc takes an i32)
+    // cannot be handed over.
+    let Some(len) = u32::try_from(bytes.len()).ok().filter(|&len| len <= i32::MAX as u32) else {
+        let fault = Fault::Missing { argument: "namePtr", what: format!("a result of {} bytes", bytes.len()) };
+        return Err(caller.data_mut().fail(call, fault));
+    };
     let size = len.max(abi::EXCHANGE_OVERFLOW_MIN);
     let ptr = malloc.call(&mut *caller, size as i32)? as u32;
     let (mem, ctx) = split(caller);
+    if let Err(exceeded) = ctx.budget.reserve_one(&mut ctx.exchange.overflow) {
+        return Err(ctx.fail(call, Fault::Exceeded { argument: "namePtr", exceeded }));
+    }
     // A null result is an allocation failure, not an address to write to.
-    let checked = match ptr {
-        0 => Err(GuestArg::OutOfBounds { ptr, len, memory_size: mem.len() }),
+    let checked = match (ptr, ctx.limiter.denied) {
+        (0, Some(requested_pages)) => return Err(ctx.fail(call, Fault::OutOfMemory { requested_pages })),
+        (0, None) => Err(GuestArg::OutOfBounds { ptr, len, memory_size: mem.len() }),
         _ => guest_bytes_mut(mem, ptr as i32, len as i32),
     };
     match checked {
@@ -791,7 +987,9 @@ fn write_overflow<S: State>(caller: &mut Ctx<'_, S>, call: &'static str, bytes: 
 fn value_length<S: State>(mut caller: Ctx<'_, S>, call: &'static str, handle: i64) -> wasmtime::Result<i32> {
     with_ctx(&mut caller, call, |_, ctx| {
         let index = ctx.value_index(handle, "value")?;
-        ctx.values[index].len().map(|n| n as i32).ok_or(Fault::Type {
+        let value = &ctx.values[index];
+        // An array longer than i32::MAX answers i32::MAX: the guest cannot index past it anyway.
+        embedder(|| value.len())?.map(|n| i32::try_from(n).unwrap_or(i32::MAX)).ok_or(Fault::Type {
             argument: "value",
             field: "(the value itself)".into(),
             expected: "array",
@@ -801,14 +999,19 @@ fn value_length<S: State>(mut caller: Ctx<'_, S>, call: &'static str, handle: i6
 }
 
 fn host_panic<S: State>(mut caller: Ctx<'_, S>, call: &'static str, ptr: i32, len: i32) -> wasmtime::Result<()> {
-    with_ctx(&mut caller, call, |mem, _| {
+    reporting(&mut caller, call, |mem, _| {
         let message = guest_bytes(mem, ptr, len).map_err(|e| e.fault("msgPtr"))?;
-        Err(Fault::Panic(String::from_utf8_lossy(message).into_owned()))
+        let kept = &message[..message.len().min(MAX_PANIC_MESSAGE)];
+        let mut text = String::from_utf8_lossy(kept).into_owned();
+        if kept.len() < message.len() {
+            text.push_str(&format!("… ({} bytes)", message.len()));
+        }
+        Err(Fault::Panic(text))
     })
 }
 
-fn name_arg<'m>(mem: &'m [u8], ptr: i32, len: i32, argument: &'static str) -> Result<&'m str, Fault> {
-    guest_str(mem, ptr, len).map_err(|e| e.fault(argument))
+fn name_arg<'m>(mem: &'m [u8], ptr: i32, len: i32, argument: &'static str, budget: &Budget) -> Result<&'m str, Fault> {
+    guest_text(mem, ptr, len, argument, budget)
 }
 
 /// Defines every host import of the ABI table, and the WASI functions, on
@@ -842,14 +1045,14 @@ pub(crate) fn define_imports<S: State>(linker: &mut Linker<HostCtx<S>>) -> wasmt
                 m,
                 call,
                 move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, vp: i32, vl: i32| {
-                    put(c, call, id, kind, (np, nl), |mem| Ok(Scalar::String(name_arg(mem, vp, vl, "valuePtr")?)))
+                    put(c, call, id, kind, (np, nl), |mem, b| Ok(Scalar::String(name_arg(mem, vp, vl, "valuePtr", b)?)))
                 },
             )?,
             HostFunction::RowWriterPut(F::Bytes) => linker.func_wrap(
                 m,
                 call,
                 move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, vp: i32, vl: i32| {
-                    put(c, call, id, kind, (np, nl), |mem| {
+                    put(c, call, id, kind, (np, nl), |mem, _| {
                         Ok(Scalar::Bytes(guest_bytes(mem, vp, vl).map_err(|e| e.fault("valuePtr"))?))
                     })
                 },
@@ -858,36 +1061,36 @@ pub(crate) fn define_imports<S: State>(linker: &mut Linker<HostCtx<S>>) -> wasmt
                 m,
                 call,
                 move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, pp: i32, pl: i32, ep: i32, el: i32| {
-                    put(c, call, id, kind, (np, nl), |mem| {
-                        let pkg = name_arg(mem, pp, pl, "pkgPtr")?;
-                        let entity = name_arg(mem, ep, el, "entityPtr")?;
+                    put(c, call, id, kind, (np, nl), |mem, b| {
+                        let pkg = name_arg(mem, pp, pl, "pkgPtr", b)?;
+                        let entity = name_arg(mem, ep, el, "entityPtr", b)?;
                         Ok(Scalar::QName(QName { pkg, entity }))
                     })
                 },
             )?,
             HostFunction::RowWriterPut(F::Bool) => {
                 linker.func_wrap(m, call, move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, v: i32| {
-                    put(c, call, id, kind, (np, nl), |_| Ok(Scalar::Bool(v != 0)))
+                    put(c, call, id, kind, (np, nl), |_, _| Ok(Scalar::Bool(v != 0)))
                 })?
             }
             HostFunction::RowWriterPut(F::Int32) => {
                 linker.func_wrap(m, call, move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, v: i32| {
-                    put(c, call, id, kind, (np, nl), |_| Ok(Scalar::Int32(v)))
+                    put(c, call, id, kind, (np, nl), |_, _| Ok(Scalar::Int32(v)))
                 })?
             }
             HostFunction::RowWriterPut(F::Int64) => {
                 linker.func_wrap(m, call, move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, v: i64| {
-                    put(c, call, id, kind, (np, nl), |_| Ok(Scalar::Int64(v)))
+                    put(c, call, id, kind, (np, nl), |_, _| Ok(Scalar::Int64(v)))
                 })?
             }
             HostFunction::RowWriterPut(F::Float32) => {
                 linker.func_wrap(m, call, move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, v: f32| {
-                    put(c, call, id, kind, (np, nl), |_| Ok(Scalar::Float32(v)))
+                    put(c, call, id, kind, (np, nl), |_, _| Ok(Scalar::Float32(v)))
                 })?
             }
             HostFunction::RowWriterPut(F::Float64) => {
                 linker.func_wrap(m, call, move |c: Ctx<'_, S>, id: i64, kind: i32, np: i32, nl: i32, v: f64| {
-                    put(c, call, id, kind, (np, nl), |_| Ok(Scalar::Float64(v)))
+                    put(c, call, id, kind, (np, nl), |_, _| Ok(Scalar::Float64(v)))
                 })?
             }
             HostFunction::RowWriterPut(other) => unreachable!("the ABI has no put for {other:?}"),
@@ -955,8 +1158,10 @@ mod tests {
     #[test]
     fn guest_memory_bounds() {
         let mem = b"hello\xffworld";
-        assert_eq!(guest_str(mem, 0, 5).unwrap(), "hello");
-        assert!(matches!(guest_str(mem, 0, 6), Err(GuestArg::Utf8 { valid_up_to: 5 })));
+        let budget = Budget::new(1024, 16);
+        assert_eq!(guest_text(mem, 0, 5, "namePtr", &budget).unwrap(), "hello");
+        let invalid = guest_text(mem, 0, 6, "namePtr", &budget);
+        assert!(matches!(invalid, Err(Fault::Utf8 { argument: "namePtr", valid_up_to: 5 })));
         assert!(matches!(guest_bytes(mem, 8, 4), Err(GuestArg::OutOfBounds { ptr: 8, len: 4, memory_size: 11 })));
         assert!(matches!(guest_bytes(mem, -1, 1), Err(GuestArg::OutOfBounds { .. })));
         assert!(matches!(guest_bytes(mem, 1, -1), Err(GuestArg::OutOfBounds { .. })));

@@ -70,43 +70,72 @@
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use extwasm_abi::export;
-use wasmtime::{Instance, InstancePre, Linker, Module, Store, TypedFunc};
+use wasmtime::{Instance, InstancePre, Linker, Module, Store, TypedFunc, UpdateDeadline};
 use wasmtime_wizer::{InstanceState, SnapshotVal, Wizer};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadPhase, Result};
 use crate::host::{self, HostCtx};
 use crate::json_state::JsonState;
-use crate::package::{Engine, PackageInner};
+use crate::package::{EPOCH_TICK, Engine, PackageInner, Slot};
 use crate::state::State;
 use crate::wasi;
 
-/// A live instance: its store and its extension functions (in the order of
-/// the package's sorted extension names).
+/// A live instance: its store, its extension functions (in the order of
+/// the package's sorted extension names) and the pool slot it holds.
 pub(crate) struct Live<S: State> {
     pub(crate) store: Store<HostCtx<S>>,
     pub(crate) extensions: Vec<TypedFunc<(), ()>>,
+    /// Dropped after the store (field order), which frees the slot.
+    pub(crate) slot: Slot,
 }
 
-/// A store for `ctx`, with the engine's limits wired in. Instantiation (a
-/// module's start function) and initialisation run without a deadline or a
-/// fuel budget; each invocation sets its own.
+impl<S: State> Live<S> {
+    /// The host context and the slot, the instance itself dropped: its
+    /// memory slot is reset and free for the next instance of this slot.
+    pub(crate) fn into_parts(self) -> (HostCtx<S>, Slot) {
+        (self.store.into_data(), self.slot)
+    }
+}
+
+/// Epoch ticks that cover `timeout` from now: whole ticks, plus one because
+/// the current tick is partly over. `None`: no deadline.
+pub(crate) fn ticks(timeout: Option<Duration>) -> u64 {
+    match timeout {
+        Some(timeout) => (timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64).saturating_add(1),
+        None => u64::MAX / 2,
+    }
+}
+
+/// A store for `ctx`, with the engine's limits wired in. The epoch deadline
+/// only says when to look at the clock: the callback then compares the
+/// running call's deadline ([`HostCtx::deadline`]) with the time, so a tick
+/// that came late or early moves nothing.
 fn new_store<S: State>(engine: &Engine, ctx: HostCtx<S>) -> Store<HostCtx<S>> {
     let mut store = Store::new(engine.wasmtime(), ctx);
     store.limiter(|ctx| &mut ctx.limiter);
-    unlimited(engine, &mut store);
-    store
-}
-
-/// Gives `store` room to run initialisation (no deadline, all the fuel).
-fn unlimited<S: State>(engine: &Engine, store: &mut Store<HostCtx<S>>) {
-    if engine.config().get_timeout().is_some() {
-        store.set_epoch_deadline(u64::MAX / 2);
-    }
+    store.epoch_deadline_callback(|cx| {
+        Ok(match cx.data().deadline() {
+            None => UpdateDeadline::Continue(ticks(None)),
+            Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => UpdateDeadline::Continue(ticks(Some(left)).max(1)),
+                _ => UpdateDeadline::Interrupt,
+            },
+        })
+    });
     if engine.config().get_fuel().is_some() {
         let _ = store.set_fuel(u64::MAX);
     }
+    store
+}
+
+/// Starts initialisation in `store` under the load deadline.
+fn begin_initialisation<S: State>(engine: &Engine, store: &mut Store<HostCtx<S>>) {
+    let timeout = engine.config().get_load_timeout();
+    store.data_mut().begin_initialisation(timeout);
+    store.set_epoch_deadline(ticks(timeout));
 }
 
 /// Caches the exports the host calls and runs initialisation: `_initialize`
@@ -134,25 +163,17 @@ fn wire_and_initialize<S: State>(
         return Ok(0);
     }
 
-    let init_error = |store: &mut Store<HostCtx<S>>, what: &str, e: wasmtime::Error| {
-        let ctx = store.data_mut();
-        let detail = match ctx.pending.take() {
-            Some(error) => error.to_string(),
-            None => match ctx.output.panic_message() {
-                Some(message) => format!("panic: {message}"),
-                None => format!("{e:#}"),
-            },
-        };
-        Error::load(package, format!("{what} failed: {detail}"))
+    let init_error = |store: &mut Store<HostCtx<S>>, phase: LoadPhase, e: wasmtime::Error| {
+        init_error(engine, package, store, phase, e)
     };
-    let init = [export::INITIALIZE, export::START]
+    let init = [(export::INITIALIZE, LoadPhase::Initialize), (export::START, LoadPhase::Start)]
         .into_iter()
-        .find_map(|entry| instance.get_typed_func::<(), ()>(&mut *store, entry).ok().map(|f| (entry, f)));
-    if let Some((entry, init)) = init
+        .find_map(|(entry, phase)| instance.get_typed_func::<(), ()>(&mut *store, entry).ok().map(|f| (phase, f)));
+    if let Some((phase, init)) = init
         && let Err(e) = init.call(&mut *store, ())
         && store.data().exit_code != Some(0)
     {
-        return Err(init_error(store, entry, e));
+        return Err(init_error(store, phase, e));
     }
     store.data_mut().exit_code = None;
 
@@ -160,14 +181,13 @@ fn wire_and_initialize<S: State>(
     // module whose version function traps does not load). After
     // initialisation: Go's runtime traps in any export called before it.
     if let Ok(version) = instance.get_typed_func::<(), ()>(&mut *store, export::ABI_VERSION) {
-        version.call(&mut *store, ()).map_err(|e| init_error(store, export::ABI_VERSION, e))?;
+        version.call(&mut *store, ()).map_err(|e| init_error(store, LoadPhase::AbiVersion, e))?;
     }
 
     let Some(malloc) = malloc else { return Ok(0) };
     let size = engine.config().exchange_bytes();
-    let ptr = malloc
-        .call(&mut *store, size as i32)
-        .map_err(|e| init_error(store, "malloc of the exchange buffer", e))? as u32;
+    let ptr =
+        malloc.call(&mut *store, size as i32).map_err(|e| init_error(store, LoadPhase::ExchangeBuffer, e))? as u32;
     let memory_size = memory.data_size(&*store);
     if ptr == 0 || ptr as usize + size as usize > memory_size {
         return Err(Error::load(
@@ -178,18 +198,57 @@ fn wire_and_initialize<S: State>(
     Ok(ptr)
 }
 
-/// Instantiates `package` for `ctx`: from the pre-initialised module when
-/// there is one (no guest code runs), else by running initialisation.
+/// Why initialisation failed in `phase`: its deadline, the memory limit, a
+/// host-call error, a panic it printed, or its trap.
+fn init_error<S: State>(
+    engine: &Engine,
+    package: &str,
+    store: &mut Store<HostCtx<S>>,
+    phase: LoadPhase,
+    e: wasmtime::Error,
+) -> Error {
+    let ctx = store.data_mut();
+    let timeout = engine.config().get_load_timeout();
+    let past_deadline = ctx.deadline().is_some_and(|deadline| Instant::now() >= deadline);
+    if matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) || past_deadline {
+        return Error::LoadTimeout { package: package.to_owned(), phase, timeout: timeout.unwrap_or_default() };
+    }
+    let detail = match (ctx.pending.take(), ctx.limiter.denied) {
+        (Some(error), _) => error.to_string(),
+        (None, Some(pages)) => format!(
+            "it asked for {pages} pages of memory, over the limit of {} pages",
+            ctx.limiter.limit_bytes / extwasm_abi::WASM_PAGE_SIZE as usize
+        ),
+        (None, None) => match ctx.output.panic_message() {
+            Some(message) => format!("panic: {message}"),
+            None => format!("{e:#}"),
+        },
+    };
+    Error::load(package, format!("{phase} failed: {detail}"))
+}
+
+/// Whether instantiation failed in guest code (the module's start
+/// function) rather than in the engine (no free slot, say).
+fn ran_guest_code<S: State>(store: &Store<HostCtx<S>>, e: &wasmtime::Error) -> bool {
+    e.downcast_ref::<wasmtime::Trap>().is_some() || store.data().pending.is_some() || store.data().exit_code.is_some()
+}
+
+/// Instantiates `package` for `ctx` in `slot`: from the pre-initialised
+/// module when there is one (no guest code runs), else by running
+/// initialisation.
 pub(crate) fn instantiate<S: State>(
     engine: &Engine,
     package: &PackageInner,
     pre: &InstancePre<HostCtx<S>>,
     ctx: HostCtx<S>,
+    slot: Slot,
 ) -> Result<Live<S>> {
     let name = &*package.name;
     let mut store = new_store(engine, ctx);
+    begin_initialisation(engine, &mut store);
     let instance = pre.instantiate(&mut store).map_err(|e| match store.data().limiter.denied {
         Some(pages) => Error::load(name, format!("initial memory of {pages} pages exceeds the limit")),
+        None if ran_guest_code(&store, &e) => init_error(engine, name, &mut store, LoadPhase::StartFunction, e),
         None => Error::load(name, format!("cannot instantiate: {e:#}")),
     })?;
     let exchange = match package.preinitialized {
@@ -211,7 +270,7 @@ pub(crate) fn instantiate<S: State>(
             .map_err(|e| Error::load(name, format!("extension {extension}: {e:#}")))?;
         extensions.push(func);
     }
-    Ok(Live { store, extensions })
+    Ok(Live { store, extensions, slot })
 }
 
 /// A linker with every host function, plus the WASI functions `package`
@@ -237,6 +296,29 @@ pub(crate) fn prepare<S: State>(
         wasi::define_denied(linker, field, ty).map_err(|e| Error::load(package, format!("{e:#}")))?;
     }
     linker.instantiate_pre(module).map_err(|e| Error::load(package, format!("cannot link: {e:#}")))
+}
+
+/// Runs `module`'s initialisation once in a throw-away instance, so that a
+/// module that cannot be pre-initialised still fails at load when its
+/// initialisation fails (or never ends), not at its first instantiation.
+pub(crate) fn trial_initialize(
+    engine: &Engine,
+    package: &str,
+    module: &Module,
+    denied_wasi: &[(String, wasmtime::FuncType)],
+) -> Result<()> {
+    let mut linker = linker::<JsonState>(engine);
+    let pre = prepare(&mut linker, package, module, denied_wasi)?;
+    let ctx = HostCtx::new(package.into(), Vec::new().into(), engine.config());
+    let _slot = engine.reserve_slot().ok_or_else(|| engine.pool_full(package))?;
+    let mut store = new_store(engine, ctx);
+    begin_initialisation(engine, &mut store);
+    let instance = pre.instantiate(&mut store).map_err(|e| match store.data().limiter.denied {
+        Some(pages) => Error::load(package, format!("initial memory of {pages} pages exceeds the limit")),
+        None if ran_guest_code(&store, &e) => init_error(engine, package, &mut store, LoadPhase::StartFunction, e),
+        None => Error::load(package, format!("cannot instantiate: {e:#}")),
+    })?;
+    wire_and_initialize(engine, package, &mut store, &instance, true).map(drop)
 }
 
 /// The pre-initialised module and its exchange buffer's address.
@@ -286,11 +368,15 @@ impl<'w> Instrumented<'w> {
         self.wizer.keep_init_func(false);
         let mut linker = linker::<JsonState>(engine);
         let pre = prepare(&mut linker, package, &self.module, denied_wasi)?;
-        let config = engine.config();
-        let ctx = HostCtx::new(package.into(), Vec::new().into(), config.memory_limit_bytes(), config.output_limit());
+        let ctx = HostCtx::new(package.into(), Vec::new().into(), engine.config());
+        let _slot = engine.reserve_slot().ok_or_else(|| engine.pool_full(package))?;
         let mut store = new_store(engine, ctx);
-        let instance =
-            pre.instantiate(&mut store).map_err(|e| Error::load(package, format!("cannot instantiate: {e:#}")))?;
+        begin_initialisation(engine, &mut store);
+        let instance = pre.instantiate(&mut store).map_err(|e| match store.data().limiter.denied {
+            Some(pages) => Error::load(package, format!("initial memory of {pages} pages exceeds the limit")),
+            None if ran_guest_code(&store, &e) => init_error(engine, package, &mut store, LoadPhase::StartFunction, e),
+            None => Error::load(package, format!("cannot instantiate: {e:#}")),
+        })?;
         let exchange = wire_and_initialize(engine, package, &mut store, &instance, true)?;
         let snapshot = block_on(self.wizer.snapshot(&self.cx, &mut Capture { store: &mut store, instance }));
         let snapshot = match snapshot {

@@ -35,6 +35,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod budget;
 mod error;
 mod host;
 mod instance;

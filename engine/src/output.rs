@@ -1,11 +1,21 @@
 //! Bounded capture of what a guest prints on stdout/stderr during one
 //! invocation, keeping the first `panic: …` line however much is printed.
+//!
+//! The work is bounded too: the first [`SCAN_LIMIT`] bytes of an invocation's
+//! output are examined line by line. Past them a write is only looked at
+//! where it starts (its first [`MAX_LINE`] bytes) and where it ends, so a
+//! guest printing gigabytes costs the host a bounds check per write. A
+//! panic line is still found there when a write starts it, as TinyGo's and
+//! Go's runtimes do (they flush at each newline and print `panic: ` on its
+//! own).
 
 /// Longest line kept for panic detection; a longer panic message is cut.
 const MAX_LINE: usize = 1024;
 /// Lines that carry a guest's dying message: TinyGo and Go panics, and Go
 /// runtime failures (`fatal error: out of memory`, deadlocks).
 const PANIC_PREFIXES: &[&[u8]] = &[b"panic: ", b"fatal error: "];
+/// Bytes of output per invocation examined line by line (≈ 1 ms of work).
+const SCAN_LIMIT: usize = 1 << 20;
 
 #[derive(Debug, Default)]
 pub(crate) struct Output {
@@ -14,6 +24,10 @@ pub(crate) struct Output {
     dropped: usize,
     /// Partial line per stream (stdout, stderr), for panic detection.
     lines: [Vec<u8>; 2],
+    /// Per stream: the current line's start was not seen (past the scan
+    /// limit), so it cannot be a panic line.
+    unseen: [bool; 2],
+    scanned: usize,
     panic_line: Option<String>,
 }
 
@@ -27,21 +41,43 @@ impl Output {
         self.dropped = 0;
         self.lines[0].clear();
         self.lines[1].clear();
+        self.unseen = [false; 2];
+        self.scanned = 0;
         self.panic_line = None;
     }
 
     /// Records bytes written to stdout (`stream` 0) or stderr (1).
-    pub(crate) fn write(&mut self, stream: usize, mut bytes: &[u8]) {
+    pub(crate) fn write(&mut self, stream: usize, bytes: &[u8]) {
         let room = self.limit.saturating_sub(self.captured.len());
         let kept = room.min(bytes.len());
         self.captured.extend_from_slice(&bytes[..kept]);
-        self.dropped += bytes.len() - kept;
+        self.dropped = self.dropped.saturating_add(bytes.len() - kept);
+        let scan = (SCAN_LIMIT - self.scanned).min(bytes.len());
+        self.scanned += scan;
+        self.scan(stream, &bytes[..scan]);
+        let rest = &bytes[scan..];
+        if rest.is_empty() {
+            return;
+        }
+        // Past the scan limit: the write's start, then only its last byte.
+        let head = &rest[..rest.len().min(MAX_LINE)];
+        self.scan(stream, head);
+        if head.len() < rest.len() {
+            self.lines[stream].clear();
+            self.unseen[stream] = rest.last() != Some(&b'\n');
+        }
+    }
+
+    /// Feeds `bytes` to the line detection of `stream`.
+    fn scan(&mut self, stream: usize, mut bytes: &[u8]) {
         while !bytes.is_empty() {
             let end = bytes.iter().position(|&b| b == b'\n');
             let chunk = &bytes[..end.unwrap_or(bytes.len())];
-            let line = &mut self.lines[stream];
-            let room = MAX_LINE.saturating_sub(line.len());
-            line.extend_from_slice(&chunk[..room.min(chunk.len())]);
+            if !self.unseen[stream] {
+                let line = &mut self.lines[stream];
+                let room = MAX_LINE.saturating_sub(line.len());
+                line.extend_from_slice(&chunk[..room.min(chunk.len())]);
+            }
             match end {
                 Some(end) => {
                     self.finish_line(stream);
@@ -53,6 +89,7 @@ impl Output {
     }
 
     fn finish_line(&mut self, stream: usize) {
+        self.unseen[stream] = false;
         let line = &mut self.lines[stream];
         if self.panic_line.is_none()
             && let Some(prefix) = PANIC_PREFIXES.iter().find(|prefix| line.starts_with(prefix))
@@ -114,6 +151,32 @@ mod tests {
         let mut out = Output::new(1024);
         out.write(1, b"fatal error: out of memory\n\ngoroutine 1 [running]:\n");
         assert_eq!(out.panic_message().as_deref(), Some("out of memory"));
+    }
+
+    #[test]
+    fn past_the_scan_limit_a_write_is_looked_at_only_where_it_starts() {
+        let mut out = Output::new(16);
+        let mut total = 0;
+        let mut write = |out: &mut Output, bytes: &[u8]| {
+            total += bytes.len();
+            out.write(0, bytes);
+        };
+        write(&mut out, &vec![b'x'; SCAN_LIMIT + 10]);
+        // Mid-line: a later "panic: " continues a line whose start was not a panic.
+        write(&mut out, b"panic: not a line start\n");
+        // The scan budget is spent: past its first MAX_LINE bytes, a write
+        // is not examined.
+        write(&mut out, &[vec![b'c'; 2 * MAX_LINE], b"\npanic: hidden in the middle\n".to_vec()].concat());
+        assert_eq!(out.panic_message(), None);
+        write(&mut out, &[vec![b'y'; 4 * MAX_LINE], b"\n".to_vec()].concat());
+        write(&mut out, b"pan");
+        write(&mut out, b"ic: found at a write's start\n");
+        assert_eq!(out.panic_message().as_deref(), Some("found at a write's start"));
+        assert!(
+            out.text().ends_with(&format!("[extwasm: {} more bytes of output dropped]", total - 16)),
+            "{}",
+            out.text()
+        );
     }
 
     #[test]

@@ -2,8 +2,9 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use extwasm_abi::{self as abi, ValType, export};
 use wasmtime::{ExternType, FuncType};
@@ -303,6 +304,11 @@ impl Config {
         self.output_limit_bytes
     }
 
+    /// Whether wasm code is interrupted by epochs: for invocation or load deadlines.
+    pub(crate) fn uses_epochs(&self) -> bool {
+        self.timeout.is_some() || self.load_timeout.is_some()
+    }
+
     fn validate(&self) -> Result<()> {
         if self.max_instances == 0 {
             return Err(Error::Config("max_instances must be at least 1".into()));
@@ -359,6 +365,24 @@ struct EngineInner {
     /// Memory slots already advised to use huge pages (at most one entry
     /// per pool slot).
     advised_slots: Mutex<HashSet<usize>>,
+    /// Instance slots of the pool taken (see [`Slot`]).
+    slots_taken: Arc<AtomicU32>,
+}
+
+/// A claim on one of the pooling allocator's instance slots, held by every
+/// instance and by the spare the reclaimer is making. An instance restored
+/// on the worker keeps its claim while its old store is dropped and the new
+/// one made, so the reclaimer (which must claim a slot before it makes a
+/// spare) can never take the slot the worker needs, and the worker never
+/// waits for the reclaimer.
+pub(crate) struct Slot {
+    taken: Arc<AtomicU32>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.taken.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Work for the reclaimer thread: dropping an instance and making a spare.
@@ -384,15 +408,38 @@ impl Engine {
         wasmtime_config
             .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool))
             .memory_init_cow(true)
-            .epoch_interruption(config.timeout.is_some())
+            .epoch_interruption(config.uses_epochs())
             .consume_fuel(config.fuel.is_some());
         let wasmtime =
             wasmtime::Engine::new(&wasmtime_config).map_err(|e| Error::Config(format!("wasmtime: {e:#}")))?;
-        if config.timeout.is_some() {
+        if config.uses_epochs() {
             spawn_ticker(&wasmtime);
         }
         let reclaimer = config.background_restore_above.map(|_| spawn_reclaimer());
-        Ok(Engine { inner: Arc::new(EngineInner { wasmtime, config, reclaimer, advised_slots: Mutex::default() }) })
+        let slots_taken = Arc::default();
+        let inner = EngineInner { wasmtime, config, reclaimer, advised_slots: Mutex::default(), slots_taken };
+        Ok(Engine { inner: Arc::new(inner) })
+    }
+
+    /// Claims a free instance slot, or `None` when all
+    /// [`Config::max_instances`] are taken.
+    pub(crate) fn reserve_slot(&self) -> Option<Slot> {
+        let taken = &self.inner.slots_taken;
+        taken
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.config().max_instances).then_some(n + 1))
+            .ok()?;
+        Some(Slot { taken: taken.clone() })
+    }
+
+    /// The error for a package that finds every instance slot taken.
+    pub(crate) fn pool_full(&self, package: &str) -> Error {
+        Error::load(
+            package,
+            format!(
+                "no free instance slot: all {} of the engine's instances (Config::max_instances) are in use",
+                self.config().max_instances
+            ),
+        )
     }
 
     /// The configuration.
@@ -460,7 +507,10 @@ impl Engine {
         let mut inner = Package::validate(self, name, module, extensions)?;
         let outcome = match instrumented {
             Ok(instrumented) => instrumented.preinitialize(self, name, &inner.denied_wasi)?,
-            Err(reason) => Err(reason),
+            Err(reason) => {
+                instance::trial_initialize(self, name, &inner.module, &inner.denied_wasi)?;
+                Err(reason)
+            }
         };
         match outcome {
             Ok(snapshot) => {
@@ -496,15 +546,28 @@ fn initial_memory_pages(wasm: &[u8]) -> Option<u64> {
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is
 /// dropped: one thread per engine, however many workers and invocations.
+///
+/// The epoch follows the clock, not the count of sleeps: a tick that woke
+/// late catches up, so on a loaded machine the epoch does not fall behind
+/// and deadlines do not stretch (sleeping 5 ms at a time, a 10 s deadline
+/// took 12–15 s under load). It never runs ahead of the clock either.
 fn spawn_ticker(engine: &wasmtime::Engine) {
     let weak = engine.weak();
     std::thread::Builder::new()
         .name("extwasm-epoch".into())
         .spawn(move || {
+            let start = Instant::now();
+            let mut ticks: u64 = 0;
             while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
+                let due = (start.elapsed().as_nanos() / EPOCH_TICK.as_nanos()) as u64;
+                while ticks < due {
+                    engine.increment_epoch();
+                    ticks += 1;
+                }
                 drop(engine);
-                std::thread::sleep(EPOCH_TICK);
+                let tick_nanos = EPOCH_TICK.as_nanos() as u64;
+                let next = start + Duration::from_nanos((ticks + 1).saturating_mul(tick_nanos));
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
             }
         })
         .expect("the OS can start the epoch ticker thread");

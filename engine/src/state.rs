@@ -12,6 +12,8 @@ use std::ops::ControlFlow;
 
 use extwasm_abi::FieldType;
 
+use crate::budget::{Budget, Exceeded, MAX_ROW_FIELDS};
+use crate::error::HostResource;
 use crate::names::str_eq;
 
 /// A qualified name: full package path and entity
@@ -256,120 +258,177 @@ pub trait State: Sync + 'static {
 }
 
 /// Named scalars, in the order they were first put; putting a name again
-/// replaces its value in place. Storage is reused across invocations, so
-/// steady-state puts do not allocate.
-#[derive(Clone, Debug, Default)]
+/// replaces its value in place, reusing its space. Storage is reused across
+/// invocations, so steady-state puts do not allocate.
+#[derive(Debug, Default)]
 pub struct Row {
-    text: String,
-    bytes: Vec<u8>,
+    /// Every slot ever used; the first `len` are the row's fields.
     fields: Vec<RowField>,
+    len: usize,
 }
 
-#[derive(Clone, Copy, Debug)]
+/// One field. Strings, qualified names and bytes own their buffers, so a
+/// value put again overwrites the old one instead of adding to it.
+#[derive(Debug, Default)]
 struct RowField {
-    name: (u32, u32),
+    name: String,
+    /// A string, or a qualified name's package path and entity, one after
+    /// the other.
+    text: String,
+    bytes: Vec<u8>,
     value: Stored,
 }
 
-#[derive(Clone, Copy, Debug)]
+impl Clone for RowField {
+    fn clone(&self) -> Self {
+        RowField { name: self.name.clone(), text: self.text.clone(), bytes: self.bytes.clone(), value: self.value }
+    }
+
+    /// Reuses this field's buffers.
+    fn clone_from(&mut self, source: &Self) {
+        self.name.clone_from(&source.name);
+        self.text.clone_from(&source.text);
+        self.bytes.clone_from(&source.bytes);
+        self.value = source.value;
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
 enum Stored {
+    #[default]
+    Unset,
     Int32(i32),
     Int64(i64),
     Float32(f32),
     Float64(f64),
     Bool(bool),
-    String(u32, u32),
-    Bytes(u32, u32),
-    QName(u32, u32, u32),
+    String,
+    Bytes,
+    /// Where the package path ends in `text`.
+    QName(usize),
+}
+
+impl Clone for Row {
+    fn clone(&self) -> Self {
+        Row { fields: self.fields[..self.len].to_vec(), len: self.len }
+    }
+
+    /// Reuses this row's slots and their buffers.
+    fn clone_from(&mut self, source: &Self) {
+        for (i, field) in source.fields[..source.len].iter().enumerate() {
+            match self.fields.get_mut(i) {
+                Some(slot) => slot.clone_from(field),
+                None => self.fields.push(field.clone()),
+            }
+        }
+        self.len = source.len;
+    }
 }
 
 impl Row {
     /// Removes every field, keeping the allocations.
     pub fn clear(&mut self) {
-        self.text.clear();
-        self.bytes.clear();
-        self.fields.clear();
+        self.len = 0;
     }
 
     /// Number of fields.
     pub fn len(&self) -> usize {
-        self.fields.len()
+        self.len
     }
 
     /// Whether the row has no fields.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
-    }
-
-    fn push_text(&mut self, s: &str) -> (u32, u32) {
-        let start = self.text.len() as u32;
-        self.text.push_str(s);
-        (start, self.text.len() as u32)
+        self.len == 0
     }
 
     /// Sets field `name` to `value`, replacing an earlier value of the name.
     pub fn put(&mut self, name: &str, value: Scalar<'_>) {
-        let stored = match value {
+        let mut unlimited = Budget::new(usize::MAX, usize::MAX);
+        // An unlimited budget without a deadline refuses nothing.
+        let _ = self.try_put(name, value, &mut unlimited);
+    }
+
+    /// [`Row::put`], charging what it allocates to `budget`. A refused put
+    /// leaves the field absent or with a value the guest never sees (the
+    /// invocation fails).
+    pub(crate) fn try_put(&mut self, name: &str, value: Scalar<'_>, budget: &mut Budget) -> Result<(), Exceeded> {
+        let index = match self.position(name) {
+            Some(index) => index,
+            None => {
+                if self.len == MAX_ROW_FIELDS {
+                    return Err(Exceeded::Budget(HostResource::RowFields, MAX_ROW_FIELDS as u64));
+                }
+                if self.len == self.fields.len() {
+                    budget.reserve_one(&mut self.fields)?;
+                    self.fields.push(RowField::default());
+                }
+                let field = &mut self.fields[self.len];
+                // Not a field until its value is set.
+                field.value = Stored::Unset;
+                budget.set_str(&mut field.name, name)?;
+                self.len += 1;
+                self.len - 1
+            }
+        };
+        let field = &mut self.fields[index];
+        field.value = match value {
             Scalar::Int32(v) => Stored::Int32(v),
             Scalar::Int64(v) => Stored::Int64(v),
             Scalar::Float32(v) => Stored::Float32(v),
             Scalar::Float64(v) => Stored::Float64(v),
             Scalar::Bool(v) => Stored::Bool(v),
             Scalar::String(s) => {
-                let (a, b) = self.push_text(s);
-                Stored::String(a, b)
+                budget.set_str(&mut field.text, s)?;
+                Stored::String
             }
-            Scalar::Bytes(v) => {
-                let start = self.bytes.len() as u32;
-                self.bytes.extend_from_slice(v);
-                Stored::Bytes(start, self.bytes.len() as u32)
+            Scalar::Bytes(b) => {
+                budget.set_bytes(&mut field.bytes, b)?;
+                Stored::Bytes
             }
             Scalar::QName(q) => {
-                let (a, mid) = self.push_text(q.pkg);
-                let (_, b) = self.push_text(q.entity);
-                Stored::QName(a, mid, b)
+                budget.set_str(&mut field.text, q.pkg)?;
+                budget.push_str(&mut field.text, q.entity)?;
+                Stored::QName(q.pkg.len())
             }
         };
-        if let Some(i) = self.position(name) {
-            self.fields[i].value = stored;
-        } else {
-            let name = self.push_text(name);
-            self.fields.push(RowField { name, value: stored });
-        }
+        Ok(())
+    }
+
+    /// Bytes this row has allocated, retained slots included.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let slots = self.fields.capacity() * size_of::<RowField>();
+        self.fields.iter().fold(slots, |sum, f| sum + f.name.capacity() + f.text.capacity() + f.bytes.capacity())
     }
 
     fn position(&self, name: &str) -> Option<usize> {
-        self.fields.iter().position(|f| str_eq(self.name_of(f), name))
+        self.fields[..self.len].iter().position(|f| str_eq(&f.name, name))
     }
 
-    fn name_of(&self, field: &RowField) -> &str {
-        &self.text[field.name.0 as usize..field.name.1 as usize]
-    }
-
-    fn scalar(&self, stored: Stored) -> Scalar<'_> {
-        match stored {
+    fn scalar(field: &RowField) -> Scalar<'_> {
+        match field.value {
+            Stored::Unset => Scalar::Int32(0),
             Stored::Int32(v) => Scalar::Int32(v),
             Stored::Int64(v) => Scalar::Int64(v),
             Stored::Float32(v) => Scalar::Float32(v),
             Stored::Float64(v) => Scalar::Float64(v),
             Stored::Bool(v) => Scalar::Bool(v),
-            Stored::String(a, b) => Scalar::String(&self.text[a as usize..b as usize]),
-            Stored::Bytes(a, b) => Scalar::Bytes(&self.bytes[a as usize..b as usize]),
-            Stored::QName(a, mid, b) => Scalar::QName(QName {
-                pkg: &self.text[a as usize..mid as usize],
-                entity: &self.text[mid as usize..b as usize],
-            }),
+            Stored::String => Scalar::String(&field.text),
+            Stored::Bytes => Scalar::Bytes(&field.bytes),
+            Stored::QName(split) => {
+                let (pkg, entity) = field.text.split_at(split);
+                Scalar::QName(QName { pkg, entity })
+            }
         }
     }
 
     /// The value of field `name`.
     pub fn get(&self, name: &str) -> Option<Scalar<'_>> {
-        self.position(name).map(|i| self.scalar(self.fields[i].value))
+        self.position(name).map(|i| Row::scalar(&self.fields[i]))
     }
 
     /// The fields as (name, value), in the order their names were first put.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, Scalar<'_>)> + '_ {
-        self.fields.iter().map(|f| (self.name_of(f), self.scalar(f.value)))
+        self.fields[..self.len].iter().map(|f| (f.name.as_str(), Row::scalar(f)))
     }
 }
 
@@ -385,18 +444,20 @@ pub struct KeyBuilder {
 impl KeyBuilder {
     /// A key builder for (storage, entity) with no fields.
     pub fn new(storage: &str, entity: &str) -> Self {
-        let mut key = KeyBuilder::default();
-        key.reset(storage, entity);
-        key
+        KeyBuilder { storage: storage.to_owned(), entity: entity.to_owned(), fields: Row::default() }
     }
 
-    /// Reuses this builder for (storage, entity), keeping its allocations.
-    pub(crate) fn reset(&mut self, storage: &str, entity: &str) {
-        self.storage.clear();
-        self.storage.push_str(storage);
-        self.entity.clear();
-        self.entity.push_str(entity);
+    /// Reuses this builder for (storage, entity), keeping its allocations
+    /// and charging what they grow by.
+    pub(crate) fn try_reset(&mut self, storage: &str, entity: &str, budget: &mut Budget) -> Result<(), Exceeded> {
         self.fields.clear();
+        budget.set_str(&mut self.storage, storage)?;
+        budget.set_str(&mut self.entity, entity)
+    }
+
+    /// Bytes this key builder has allocated.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.storage.capacity() + self.entity.capacity() + self.fields.heap_bytes()
     }
 
     /// Storage name (`sys.Event`, `sys.View`, …).
@@ -424,12 +485,33 @@ impl KeyBuilder {
     }
 }
 
+/// At most this many characters of a guest's string go into a message.
+const EXCERPT_CHARS: usize = 200;
+
+/// `text` for a message: whole when short, else its start and its length.
+/// Error messages outlive the invocation, so they must not hold what a
+/// guest made big.
+pub(crate) fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
+    }
+}
+
 impl fmt::Display for KeyBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "storage {:?}, entity {:?}, key {{", self.storage, self.entity)?;
+        write!(f, "storage {:?}, entity {:?}, key {{", excerpt(&self.storage), excerpt(&self.entity))?;
         for (i, (name, value)) in self.fields.iter().enumerate() {
             let sep = if i == 0 { "" } else { ", " };
-            write!(f, "{sep}{name}: {value}")?;
+            if i == 16 {
+                write!(f, "{sep}… {} more", self.fields.len() - i)?;
+                break;
+            }
+            match value {
+                Scalar::String(s) => write!(f, "{sep}{}: {:?}", excerpt(name), excerpt(s))?,
+                Scalar::QName(q) => write!(f, "{sep}{}: {}.{}", excerpt(name), excerpt(q.pkg), excerpt(q.entity))?,
+                other => write!(f, "{sep}{}: {other}", excerpt(name))?,
+            }
         }
         f.write_str("}")
     }

@@ -7,8 +7,14 @@
 use extwasm_abi::{ValType, WASI_MODULE};
 use wasmtime::{Caller, FuncType, Linker, Val};
 
+use crate::budget::CHUNK;
 use crate::host::{Fault, HostCtx, guest_bytes, guest_bytes_mut};
 use crate::state::State;
+
+/// Most iovecs one `fd_write` takes (POSIX's `IOV_MAX`); more is `EINVAL`.
+const MAX_IOVECS: i32 = 1024;
+/// Most subscriptions one `poll_oneoff` answers; more is `EINVAL`.
+const MAX_SUBSCRIPTIONS: i32 = 1024;
 
 const ERRNO_SUCCESS: i32 = 0;
 const ERRNO_BADF: i32 = 8;
@@ -115,14 +121,21 @@ fn fd_write<S: State>(
             2 => 1,
             _ => return Ok(ERRNO_BADF),
         };
+        if !(0..=MAX_IOVECS).contains(&iovs_len) {
+            return Ok(ERRNO_INVAL);
+        }
+        // The count of bytes written is a u32: a write that would pass it is
+        // cut short there, as a short write the guest may continue.
         let mut total: u32 = 0;
-        for i in 0..iovs_len.max(0) {
+        for i in 0..iovs_len {
             let iov = iovs.wrapping_add(i.wrapping_mul(8));
             let buf = read_u32(mem, iov, "iovs")?;
             let len = read_u32(mem, iov.wrapping_add(4), "iovs")?;
             let bytes = guest_bytes(mem, buf as i32, len as i32).map_err(|e| e.fault("iovs"))?;
+            let Some(sum) = total.checked_add(len) else { break };
+            // Output examines a bounded amount per invocation (see Output::write).
             ctx.output.write(stream, bytes);
-            total = total.wrapping_add(len);
+            total = sum;
         }
         write_u32(mem, nwritten, total, "nwritten")?;
         Ok(ERRNO_SUCCESS)
@@ -145,9 +158,17 @@ fn clock_time_get<S: State>(mut caller: Ctx<'_, S>, id: i32, _precision: i64, ou
 }
 
 fn random_get<S: State>(mut caller: Ctx<'_, S>, buf: i32, len: i32) -> wasmtime::Result<i32> {
-    with_memory(&mut caller, "random_get", |mem, _| {
+    with_memory(&mut caller, "random_get", |mem, ctx| {
         let dst = guest_bytes_mut(mem, buf, len).map_err(|e| e.fault("buf"))?;
-        Ok(if getrandom::fill(dst).is_ok() { ERRNO_SUCCESS } else { ERRNO_IO })
+        // A chunk at a time: the kernel fills ≈ 0.5 GB/s, and a guest may ask
+        // for all of its memory.
+        for chunk in dst.chunks_mut(CHUNK) {
+            if getrandom::fill(chunk).is_err() {
+                return Ok(ERRNO_IO);
+            }
+            ctx.budget.check_deadline().map_err(Fault::exceeded("buf"))?;
+        }
+        Ok(ERRNO_SUCCESS)
     })
 }
 
@@ -172,7 +193,7 @@ fn poll_oneoff<S: State>(
     const SUBSCRIPTION: i32 = 48;
     const EVENT: i32 = 32;
     with_memory(&mut caller, "poll_oneoff", |mem, _| {
-        if nsubs <= 0 {
+        if !(1..=MAX_SUBSCRIPTIONS).contains(&nsubs) {
             return Ok(ERRNO_INVAL);
         }
         for i in 0..nsubs {

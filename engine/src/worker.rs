@@ -12,7 +12,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::host::HostCtx;
 use crate::instance::{self, Live};
 use crate::names::str_eq;
-use crate::package::{EPOCH_TICK, Engine, Isolation, Package};
+use crate::package::{Engine, Isolation, Package, Slot};
 use crate::state::{Intent, State};
 
 /// Counters of one package in one worker.
@@ -45,6 +45,9 @@ pub struct Stats {
     pub total_reclaim: Duration,
     /// Largest memory the instance grew to, in bytes.
     pub peak_memory_bytes: usize,
+    /// Most bytes the host held for this package instance's invocations
+    /// (see [`crate::Config::host_budget_bytes`]).
+    pub peak_host_bytes: usize,
 }
 
 /// Invokes extensions of the packages added to it against an embedder's
@@ -95,16 +98,19 @@ impl<S: State> PackageInstance<S> {
                 self.stats.background_restores += 1;
             }
             None => {
-                let ctx = match self.live.take() {
-                    Some(live) => live.store.into_data(),
-                    None => new_ctx(engine, &self.package),
+                // The instance keeps its slot while it is made again, so
+                // the slot is there for it: the worker never waits for the
+                // reclaimer.
+                let (mut ctx, slot) = match self.live.take() {
+                    Some(live) => live.into_parts(),
+                    None => {
+                        let slot = engine.reserve_slot().ok_or_else(|| engine.pool_full(self.package.name()))?;
+                        (new_ctx(engine, &self.package), slot)
+                    }
                 };
-                let live = match instance::instantiate(engine, &self.package.inner, &self.pre, ctx) {
-                    Ok(live) => live,
-                    // In a full pool the reclaimer may be making our spare in
-                    // the slot just freed: wait for it and take it instead.
-                    Err(error) => self.wait_for_spare().ok_or(error)?,
-                };
+                // What a failed invocation made the host hold goes back.
+                ctx.release_tables();
+                let live = instance::instantiate(engine, &self.package.inner, &self.pre, ctx, slot)?;
                 advise(engine, &live);
                 self.live = Some(live);
                 if background && self.spare.is_none() {
@@ -144,13 +150,6 @@ impl<S: State> PackageInstance<S> {
         }
     }
 
-    /// The spare instance the reclaimer is making, once it is made; `None`
-    /// when none was ordered or it could not be made.
-    fn wait_for_spare(&mut self) -> Option<Live<S>> {
-        let delivery = self.spare.take()?.recv().ok()?;
-        self.accept(delivery)
-    }
-
     /// The spare of a delivery, counting the reclaimer's time.
     fn accept(&mut self, delivery: Result<(Live<S>, Duration)>) -> Option<Live<S>> {
         let (spare, took) = delivery.ok()?;
@@ -160,18 +159,29 @@ impl<S: State> PackageInstance<S> {
     }
 
     /// Asks the reclaimer to drop `old` (which resets its memory slot) and
-    /// instantiate a spare from the snapshot. Without a reclaimer, `old` is
-    /// dropped here.
+    /// instantiate a spare from the snapshot, in `old`'s slot or, without
+    /// one, in a slot claimed now (no spare when none is free). Without a
+    /// reclaimer, `old` is dropped here.
     fn request_spare(&mut self, engine: &Engine, old: Option<Live<S>>) {
+        let old = match old {
+            Some(live) => Ok(live),
+            None => match engine.reserve_slot() {
+                Some(slot) => Err(slot),
+                None => return,
+            },
+        };
         let (deliver, delivery) = mpsc::sync_channel(1);
         let (job_engine, package, pre) = (engine.clone(), self.package.clone(), self.pre.clone());
         let job = Box::new(move || {
             let started = Instant::now();
-            let ctx = match old {
-                Some(live) => live.store.into_data(),
-                None => new_ctx(&job_engine, &package),
+            let (ctx, slot) = match old {
+                Ok(live) => live.into_parts(),
+                Err(slot) => (new_ctx(&job_engine, &package), slot),
             };
-            let spare = instance::instantiate(&job_engine, &package.inner, &pre, ctx);
+            // A fresh context: the old one may hold what a guest filled.
+            drop(ctx);
+            let ctx = new_ctx(&job_engine, &package);
+            let spare = instance::instantiate(&job_engine, &package.inner, &pre, ctx, slot);
             if let Ok(spare) = &spare {
                 advise(&job_engine, spare);
             }
@@ -188,28 +198,46 @@ impl<S: State> PackageInstance<S> {
         if self.needs_restore || self.live.is_none() {
             self.restore(engine)?;
         }
-        let live = self.live.as_mut().expect("restored above");
-        let store = &mut live.store;
+        let Some(Live { store, extensions, .. }) = self.live.as_mut() else { unreachable!("restored above") };
         let config = engine.config();
-        if let Some(timeout) = config.get_timeout() {
-            // Whole ticks, plus one because the current tick is partly over.
-            store.set_epoch_deadline(timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64 + 1);
+        if config.uses_epochs() {
+            store.set_epoch_deadline(instance::ticks(config.get_timeout()));
         }
         if let Some(fuel) = config.get_fuel() {
             store.set_fuel(fuel).map_err(|e| Error::Config(format!("fuel: {e:#}")))?;
         }
-        let ctx = store.data_mut();
-        ctx.begin(index);
-        ctx.state.set(state);
-        let result = live.extensions[index].call(&mut *store, ());
-        store.data_mut().state.clear();
+        store.data_mut().begin(index, config.get_timeout());
+        let result = {
+            let lent = Lent::new(store, state);
+            extensions[index].call(&mut *lent.store, ())
+        };
         match result {
             Err(trap) => Err(classify(store.data_mut(), trap, config)),
             Ok(()) => {
-                release_overflow(store);
+                release_overflow(store, config)?;
                 store.data_mut().pending.take().map_or(Ok(()), Err)
             }
         }
+    }
+}
+
+/// The embedder's state lent to a store for one call: cleared when this
+/// goes, however the call ends (a panic included), so no instance carries
+/// a pointer to a state that is gone into a restore or to the reclaimer.
+struct Lent<'a, S: State> {
+    store: &'a mut Store<HostCtx<S>>,
+}
+
+impl<'a, S: State> Lent<'a, S> {
+    fn new(store: &'a mut Store<HostCtx<S>>, state: &S) -> Self {
+        store.data_mut().state.set(state);
+        Lent { store }
+    }
+}
+
+impl<S: State> Drop for Lent<'_, S> {
+    fn drop(&mut self) {
+        self.store.data_mut().state.clear();
     }
 }
 
@@ -222,13 +250,7 @@ fn advise<S: State>(engine: &Engine, live: &Live<S>) {
 }
 
 fn new_ctx<S: State>(engine: &Engine, package: &Package) -> HostCtx<S> {
-    let config = engine.config();
-    HostCtx::new(
-        package.inner.name.clone(),
-        package.inner.extensions.clone(),
-        config.memory_limit_bytes(),
-        config.output_limit(),
-    )
+    HostCtx::new(package.inner.name.clone(), package.inner.extensions.clone(), engine.config())
 }
 
 impl<S: State> Worker<S> {
@@ -245,7 +267,8 @@ impl<S: State> Worker<S> {
             return Err(Error::load(name, "package was compiled by another engine"));
         }
         let pre = instance::prepare(&mut self.linker, name, &package.inner.module, &package.inner.denied_wasi)?;
-        let live = instance::instantiate(&self.engine, &package.inner, &pre, new_ctx(&self.engine, package))?;
+        let slot: Slot = self.engine.reserve_slot().ok_or_else(|| self.engine.pool_full(name))?;
+        let live = instance::instantiate(&self.engine, &package.inner, &pre, new_ctx(&self.engine, package), slot)?;
         let mut instance = PackageInstance {
             package: package.clone(),
             pre,
@@ -308,8 +331,9 @@ impl<S: State> Worker<S> {
             }
         };
         if let Some(live) = &instance.live {
-            instance.stats.peak_memory_bytes =
-                instance.stats.peak_memory_bytes.max(live.store.data().limiter.peak_bytes);
+            let ctx = live.store.data();
+            instance.stats.peak_memory_bytes = instance.stats.peak_memory_bytes.max(ctx.limiter.peak_bytes);
+            instance.stats.peak_host_bytes = instance.stats.peak_host_bytes.max(ctx.host_bytes().1);
         }
         outcome?;
         let memory_bytes = instance.live.as_ref().map_or(0, |live| memory_bytes(&live.store));
@@ -347,6 +371,14 @@ impl<S: State> Worker<S> {
         instance.live.as_ref().map(|live| memory_bytes(&live.store))
     }
 
+    /// Bytes the host holds now for `package`'s instance: what its
+    /// invocations made it allocate and it keeps for reuse (see
+    /// [`crate::Config::host_budget_bytes`]).
+    pub fn host_bytes(&self, package: &str) -> Option<usize> {
+        let instance = self.instances.iter().find(|i| str_eq(&i.package.inner.name, package))?;
+        instance.live.as_ref().map(|live| live.store.data().host_bytes().0)
+    }
+
     /// The packages in this worker.
     pub fn packages(&self) -> impl Iterator<Item = &Package> {
         self.instances.iter().map(|i| &i.package)
@@ -357,66 +389,87 @@ fn memory_bytes<S: State>(store: &Store<HostCtx<S>>) -> usize {
     store.data().limiter.current_bytes
 }
 
-/// Frees the extra result buffers of the invocation that just succeeded.
-fn release_overflow<S: State>(store: &mut Store<HostCtx<S>>) {
+/// Frees the extra result buffers of the invocation that just succeeded. A
+/// `free` that traps fails the invocation: the guest's heap is broken, so
+/// the instance is restored (by the caller) and none of its intents is
+/// trusted.
+fn release_overflow<S: State>(store: &mut Store<HostCtx<S>>, config: &crate::Config) -> Result<()> {
     if store.data().exchange.overflow.is_empty() {
-        return;
+        return Ok(());
     }
-    let chunks = std::mem::take(&mut store.data_mut().exchange.overflow);
+    let mut chunks = std::mem::take(&mut store.data_mut().exchange.overflow);
     if let Some(free) = store.data().free.clone() {
-        for ptr in chunks {
-            // A guest whose free traps only leaks its own memory.
-            let _ = free.call(&mut *store, ptr as i32);
+        for &ptr in &chunks {
+            if let Err(trap) = free.call(&mut *store, ptr as i32) {
+                let ctx = store.data_mut();
+                let error = match classify(ctx, trap, config) {
+                    Error::Trap { extension, message, backtrace } => Error::Trap {
+                        extension,
+                        message: format!("the guest's free({ptr:#x}) trapped after the extension returned: {message}"),
+                        backtrace,
+                    },
+                    other => other,
+                };
+                return Err(error);
+            }
         }
     }
+    // Keep the (empty) buffer for the next invocation.
+    chunks.clear();
+    store.data_mut().exchange.overflow = chunks;
+    Ok(())
 }
 
-/// Turns a failed call into the invocation's error: a host-call error wins,
-/// then a denied memory grow, then the invocation's limits, then a panic
-/// message the guest printed.
+/// Turns a failed call into the invocation's error. The trap that ended the
+/// call decides: a limit the guest ran into (deadline, fuel, stack), else a
+/// host-call error, else a panic or trap. A denied memory grow makes it
+/// [`Error::MemoryLimit`] (which is retried) only when the failure follows
+/// from it: the guest reported it (a panic, `unreachable`, an exit) without
+/// going on to call the host; a guest that survives a denied grow and fails
+/// later fails for that later reason.
 fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error, config: &crate::Config) -> Error {
     let backtrace = backtrace_of(&trap);
     let extension = ctx.label();
     ctx.exchange.overflow.clear();
     let printed_panic = ctx.output.panic_message();
-    let limit_pages = (ctx.limiter.limit_bytes / extwasm_abi::WASM_PAGE_SIZE as usize) as u32;
-    match (ctx.pending.take(), ctx.limiter.denied) {
-        // A guest that panics after a denied grow (TinyGo prints, the Rust
-        // SDK calls hostPanic) ran out of memory: that is what it reports.
-        (Some(Error::GuestPanic { message, .. }), Some(requested_pages)) => {
-            return Error::MemoryLimit { extension, limit_pages, requested_pages, message };
-        }
-        (Some(Error::GuestPanic { extension, message, .. }), None) => {
-            return Error::GuestPanic { extension, message, backtrace };
-        }
-        (Some(other), _) => return other,
-        (None, Some(requested_pages)) => {
-            let message = printed_panic.unwrap_or_else(|| format!("{trap:#}"));
-            return Error::MemoryLimit { extension, limit_pages, requested_pages, message };
-        }
-        (None, None) => {}
-    }
-    match trap.downcast_ref::<wasmtime::Trap>() {
+    let code = trap.downcast_ref::<wasmtime::Trap>().copied();
+    match code {
         Some(wasmtime::Trap::Interrupt) => {
             return Error::Timeout { extension, timeout: config.get_timeout().unwrap_or_default() };
         }
         Some(wasmtime::Trap::OutOfFuel) => {
             return Error::FuelExhausted { extension, fuel: config.get_fuel().unwrap_or_default() };
         }
-        Some(wasmtime::Trap::StackOverflow) => {
-            return Error::StackOverflow { extension, backtrace };
-        }
+        Some(wasmtime::Trap::StackOverflow) => return Error::StackOverflow { extension, backtrace },
         _ => {}
     }
-    if let Some(message) = printed_panic {
-        return Error::GuestPanic { extension, message, backtrace };
+    let out_of_memory = ctx.limiter.denied.filter(|_| !ctx.went_on);
+    let limit_pages = (ctx.limiter.limit_bytes / extwasm_abi::WASM_PAGE_SIZE as usize) as u32;
+    match ctx.pending.take() {
+        // TinyGo prints its panic, the Rust SDK calls hostPanic.
+        Some(Error::GuestPanic { extension, message, .. }) => match out_of_memory {
+            Some(requested_pages) => Error::MemoryLimit { extension, limit_pages, requested_pages, message },
+            None => Error::GuestPanic { extension, message, backtrace },
+        },
+        Some(other) => other,
+        None => {
+            let exit_code = ctx.exit_code.take();
+            let reports = code == Some(wasmtime::Trap::UnreachableCodeReached) || exit_code.is_some();
+            if let (Some(requested_pages), true) = (out_of_memory, reports) {
+                let message = printed_panic.unwrap_or_else(|| format!("{trap:#}"));
+                return Error::MemoryLimit { extension, limit_pages, requested_pages, message };
+            }
+            if let Some(message) = printed_panic {
+                return Error::GuestPanic { extension, message, backtrace };
+            }
+            let message = match (exit_code, code) {
+                (Some(code), _) => format!("guest exited with code {code}"),
+                (None, Some(trap)) => trap.to_string(),
+                (None, None) => format!("{trap:#}"),
+            };
+            Error::Trap { extension, message, backtrace }
+        }
     }
-    let message = match (ctx.exit_code.take(), trap.downcast_ref::<wasmtime::Trap>()) {
-        (Some(code), _) => format!("guest exited with code {code}"),
-        (None, Some(trap)) => trap.to_string(),
-        (None, None) => format!("{trap:#}"),
-    };
-    Error::Trap { extension, message, backtrace }
 }
 
 fn backtrace_of(error: &wasmtime::Error) -> Vec<String> {

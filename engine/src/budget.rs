@@ -1,0 +1,282 @@
+//! What an invocation may make the host hold and spend: bytes, handles,
+//! fields per row, and time inside host calls.
+//!
+//! Guest memory is bounded by the memory limit, but what the host allocates
+//! *because of* a guest (key builders, intents, their names, strings and
+//! bytes, handle tables) lives outside it. Every such allocation is charged
+//! here before it is made, by the capacity it adds, so a guest cannot make
+//! the host hold more than [`crate::Config::host_budget_bytes`]. Epoch
+//! interruption only stops wasm code, so host calls whose work grows with a
+//! guest-controlled size work in chunks of [`CHUNK`] bytes and check the
+//! deadline between them.
+
+use std::time::Instant;
+
+use crate::error::HostResource;
+
+/// Most fields one key builder or intent may have: a put looks its name up
+/// among them, so this bounds the work of one put.
+pub(crate) const MAX_ROW_FIELDS: usize = 65_536;
+
+/// Bytes a host call copies or checks between two looks at the deadline
+/// (≈ 0.1 ms of work).
+pub(crate) const CHUNK: usize = 1 << 20;
+
+/// Why a charge was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Exceeded {
+    /// A budget ran out: which, and its limit.
+    Budget(HostResource, u64),
+    /// The invocation's deadline passed.
+    Deadline,
+}
+
+/// The budget of one package instance: what its host context holds now
+/// (retained allocations count: they are reused by later invocations) and
+/// what the running invocation may still spend.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    limit_bytes: usize,
+    held_bytes: usize,
+    peak_bytes: usize,
+    max_handles: usize,
+    handles: usize,
+    deadline: Option<Instant>,
+}
+
+impl Budget {
+    pub(crate) fn new(limit_bytes: usize, max_handles: usize) -> Self {
+        Budget { limit_bytes, held_bytes: 0, peak_bytes: 0, max_handles, handles: 0, deadline: None }
+    }
+
+    /// Starts an invocation (or an initialisation): no handles yet, and
+    /// `deadline` for the host calls' work.
+    pub(crate) fn begin(&mut self, deadline: Option<Instant>) {
+        self.handles = 0;
+        self.deadline = deadline;
+    }
+
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Bytes held now.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.held_bytes
+    }
+
+    /// Most bytes ever held.
+    pub(crate) fn peak_bytes(&self) -> usize {
+        self.peak_bytes
+    }
+
+    /// Charges `bytes` about to be allocated; refused when they would pass
+    /// the limit.
+    pub(crate) fn charge(&mut self, bytes: usize) -> Result<(), Exceeded> {
+        match self.held_bytes.checked_add(bytes) {
+            Some(held) if held <= self.limit_bytes => {
+                self.held_bytes = held;
+                self.peak_bytes = self.peak_bytes.max(held);
+                Ok(())
+            }
+            _ => Err(Exceeded::Budget(HostResource::Bytes, self.limit_bytes as u64)),
+        }
+    }
+
+    /// Records bytes that were allocated beyond what was charged (an
+    /// allocator that gave more capacity than asked): they are held.
+    fn charge_anyway(&mut self, bytes: usize) {
+        self.held_bytes = self.held_bytes.saturating_add(bytes);
+        self.peak_bytes = self.peak_bytes.max(self.held_bytes);
+    }
+
+    /// Forgets everything held: the allocations were dropped.
+    pub(crate) fn release_all(&mut self) {
+        self.held_bytes = 0;
+    }
+
+    /// Takes one handle of the invocation's allowance.
+    pub(crate) fn handle(&mut self) -> Result<(), Exceeded> {
+        if self.handles >= self.max_handles {
+            return Err(Exceeded::Budget(HostResource::Handles, self.max_handles as u64));
+        }
+        self.handles += 1;
+        Ok(())
+    }
+
+    /// `Err` once the deadline has passed.
+    pub(crate) fn check_deadline(&self) -> Result<(), Exceeded> {
+        match self.deadline {
+            Some(deadline) if Instant::now() >= deadline => Err(Exceeded::Deadline),
+            _ => Ok(()),
+        }
+    }
+
+    /// Makes room for one more element in `vec`, charging the capacity it
+    /// grows by (it doubles, as `Vec` does, but is charged first).
+    pub(crate) fn reserve_one<T>(&mut self, vec: &mut Vec<T>) -> Result<(), Exceeded> {
+        if vec.len() < vec.capacity() {
+            return Ok(());
+        }
+        let grow = vec.capacity().max(4);
+        self.reserve(vec, grow, size_of::<T>())
+    }
+
+    /// `vec.reserve_exact(additional)`, charged first.
+    fn reserve<T>(&mut self, vec: &mut Vec<T>, additional: usize, element: usize) -> Result<(), Exceeded> {
+        let wanted = vec.len().saturating_add(additional);
+        if wanted <= vec.capacity() {
+            return Ok(());
+        }
+        let charged = (wanted - vec.capacity()).saturating_mul(element.max(1));
+        self.charge(charged)?;
+        let before = vec.capacity();
+        vec.reserve_exact(additional);
+        let grown = (vec.capacity() - before).saturating_mul(element.max(1));
+        self.charge_anyway(grown.saturating_sub(charged));
+        Ok(())
+    }
+
+    /// Sets `target` to `value`, reusing its allocation; what it must grow
+    /// by is charged first, and a long value is copied in chunks with the
+    /// deadline checked between them.
+    pub(crate) fn set_bytes(&mut self, target: &mut Vec<u8>, value: &[u8]) -> Result<(), Exceeded> {
+        target.clear();
+        self.reserve(target, value.len(), 1)?;
+        for chunk in value.chunks(CHUNK) {
+            target.extend_from_slice(chunk);
+            if chunk.len() == CHUNK {
+                self.check_deadline()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Budget::set_bytes`] for a string.
+    pub(crate) fn set_str(&mut self, target: &mut String, value: &str) -> Result<(), Exceeded> {
+        target.clear();
+        self.push_str(target, value)
+    }
+
+    /// Appends `value` to `target` as [`Budget::set_str`] does.
+    pub(crate) fn push_str(&mut self, target: &mut String, value: &str) -> Result<(), Exceeded> {
+        if target.len().saturating_add(value.len()) > target.capacity() {
+            let additional = value.len();
+            let charged = target.len().saturating_add(additional) - target.capacity();
+            self.charge(charged)?;
+            let before = target.capacity();
+            target.reserve_exact(additional);
+            self.charge_anyway((target.capacity() - before).saturating_sub(charged));
+        }
+        let mut rest = value;
+        while rest.len() > CHUNK {
+            let mut end = CHUNK;
+            while !rest.is_char_boundary(end) {
+                end -= 1;
+            }
+            target.push_str(&rest[..end]);
+            rest = &rest[end..];
+            self.check_deadline()?;
+        }
+        target.push_str(rest);
+        Ok(())
+    }
+
+    /// Clones `source` into `target`, reusing `target`'s allocations; the
+    /// most it can grow by (`source_bytes`) is charged first and the rest
+    /// given back.
+    pub(crate) fn clone_into<T: Clone>(
+        &mut self,
+        target: &mut T,
+        source: &T,
+        source_bytes: usize,
+        footprint: impl Fn(&T) -> usize,
+    ) -> Result<(), Exceeded> {
+        self.charge(source_bytes)?;
+        let before = footprint(target);
+        target.clone_from(source);
+        let grown = footprint(target).saturating_sub(before);
+        self.held_bytes = self.held_bytes.saturating_sub(source_bytes).saturating_add(grown);
+        self.peak_bytes = self.peak_bytes.max(self.held_bytes);
+        Ok(())
+    }
+}
+
+/// Checks that `bytes` are UTF-8, a chunk at a time, looking at the deadline
+/// between chunks. `Err(Ok(valid_up_to))` for invalid UTF-8.
+pub(crate) fn utf8<'a>(bytes: &'a [u8], budget: &Budget) -> Result<&'a str, Result<usize, Exceeded>> {
+    if bytes.len() <= CHUNK {
+        return std::str::from_utf8(bytes).map_err(|e| Ok(e.valid_up_to()));
+    }
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = (start + CHUNK).min(bytes.len());
+        match std::str::from_utf8(&bytes[start..end]) {
+            Ok(_) => start = end,
+            // A character cut by the chunk's end: the piece ends before it,
+            // and the next piece starts with it.
+            Err(e) if e.error_len().is_none() && end < bytes.len() && e.valid_up_to() > 0 => {
+                start += e.valid_up_to();
+            }
+            Err(e) => return Err(Ok(start + e.valid_up_to())),
+        }
+        budget.check_deadline().map_err(Err)?;
+    }
+    // SAFETY: the loop validated `bytes` as consecutive pieces that tile it
+    // exactly (each piece starts where the previous ended, the last ends at
+    // `bytes.len()`), and each piece is valid UTF-8 on its own; a
+    // concatenation of valid UTF-8 strings is valid UTF-8.
+    Ok(unsafe { std::str::from_utf8_unchecked(bytes) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charges_stop_at_the_limit_and_count_the_peak() {
+        let mut budget = Budget::new(100, 2);
+        budget.charge(60).unwrap();
+        assert_eq!(budget.charge(41), Err(Exceeded::Budget(HostResource::Bytes, 100)));
+        budget.charge(40).unwrap();
+        assert_eq!(budget.held_bytes(), 100);
+        budget.release_all();
+        assert_eq!((budget.held_bytes(), budget.peak_bytes()), (0, 100));
+        budget.handle().unwrap();
+        budget.handle().unwrap();
+        assert_eq!(budget.handle(), Err(Exceeded::Budget(HostResource::Handles, 2)));
+        budget.begin(None);
+        budget.handle().unwrap();
+        assert_eq!(budget.charge(usize::MAX), Err(Exceeded::Budget(HostResource::Bytes, 100)));
+    }
+
+    #[test]
+    fn set_reuses_capacity_and_charges_only_growth() {
+        let mut budget = Budget::new(1 << 20, 10);
+        let mut text = String::new();
+        budget.set_str(&mut text, "hello world").unwrap();
+        let held = budget.held_bytes();
+        assert!(held >= 11);
+        budget.set_str(&mut text, "short").unwrap();
+        budget.set_str(&mut text, "hello world").unwrap();
+        assert_eq!(budget.held_bytes(), held, "putting a value again reuses its space");
+        let mut small = Budget::new(4, 10);
+        assert!(small.set_bytes(&mut Vec::new(), b"too long").is_err());
+    }
+
+    #[test]
+    fn long_values_copy_in_chunks_and_stop_at_the_deadline() {
+        let big = "é".repeat(CHUNK); // 2 MiB, characters straddling chunk ends
+        let mut budget = Budget::new(usize::MAX, 1);
+        let mut text = String::new();
+        budget.set_str(&mut text, &big).unwrap();
+        assert_eq!(text, big);
+        assert_eq!(utf8(big.as_bytes(), &budget).unwrap().len(), big.len());
+        let mut bad = big.clone().into_bytes();
+        bad[CHUNK + 7] = 0xFF;
+        assert_eq!(utf8(&bad, &budget), Err(Ok(CHUNK + 6)));
+        budget.begin(Some(Instant::now()));
+        assert_eq!(budget.set_str(&mut text, &big), Err(Exceeded::Deadline));
+        assert_eq!(utf8(big.as_bytes(), &budget), Err(Err(Exceeded::Deadline)));
+    }
+}
