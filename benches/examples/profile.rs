@@ -11,7 +11,8 @@ fn main() {
     let Some(path) = tinygo_module("benchmarks-pkg.wasm") else {
         return;
     };
-    let engine = Engine::new(Config::default()).expect("default config is valid");
+    // Few instances: valgrind cannot reserve the address space of 256.
+    let engine = Engine::new(Config::default().max_instances(2)).expect("config is valid");
     let package = engine.load_package_file("bench", &path, &BENCHMARK_EXTENSIONS).expect("module loads");
     let mut worker = Worker::new(&engine);
     worker.add_package(&package).expect("module instantiates");

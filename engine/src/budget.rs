@@ -10,9 +10,43 @@
 //! guest-controlled size work in chunks of [`CHUNK`] bytes and check the
 //! deadline between them.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crate::error::HostResource;
+
+/// How often the engine's ticker advances the epoch that deadlines count in.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Ticks that cover `timeout` from now: whole ticks, plus one because the
+/// current tick is partly over (a deadline ends within two ticks after it).
+/// `None`: no deadline.
+pub(crate) fn ticks(timeout: Option<Duration>) -> u64 {
+    match timeout {
+        Some(timeout) => (timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64).saturating_add(1),
+        None => u64::MAX / 2,
+    }
+}
+
+/// The engine's clock for deadlines: epoch ticks since the engine started,
+/// advanced by its ticker thread together with wasmtime's epoch. Reading it
+/// is one atomic load, so an invocation pays no clock read for its deadline.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Clock(Arc<AtomicU64>);
+
+impl Clock {
+    /// Ticks so far.
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// One more tick (the ticker only).
+    pub(crate) fn advance(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 /// Most fields one key builder or intent may have: a put looks its name up
 /// among them, so this bounds the work of one put.
@@ -41,23 +75,27 @@ pub(crate) struct Budget {
     peak_bytes: usize,
     max_handles: usize,
     handles: usize,
-    deadline: Option<Instant>,
+    clock: Clock,
+    /// The tick at which the running call's time is up.
+    deadline: Option<u64>,
 }
 
 impl Budget {
-    pub(crate) fn new(limit_bytes: usize, max_handles: usize) -> Self {
-        Budget { limit_bytes, held_bytes: 0, peak_bytes: 0, max_handles, handles: 0, deadline: None }
+    pub(crate) fn new(limit_bytes: usize, max_handles: usize, clock: Clock) -> Self {
+        Budget { limit_bytes, held_bytes: 0, peak_bytes: 0, max_handles, handles: 0, clock, deadline: None }
     }
 
     /// Starts an invocation (or an initialisation): no handles yet, and
-    /// `deadline` for the host calls' work.
-    pub(crate) fn begin(&mut self, deadline: Option<Instant>) {
+    /// time for `ticks` more ticks (`None`: no deadline).
+    #[inline]
+    pub(crate) fn begin(&mut self, ticks: Option<u64>) {
         self.handles = 0;
-        self.deadline = deadline;
+        self.deadline = ticks.map(|ticks| self.clock.now().saturating_add(ticks));
     }
 
-    pub(crate) fn deadline(&self) -> Option<Instant> {
-        self.deadline
+    /// Whether the running call's deadline has passed.
+    pub(crate) fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|deadline| self.clock.now() >= deadline)
     }
 
     /// Bytes held now.
@@ -72,6 +110,7 @@ impl Budget {
 
     /// Charges `bytes` about to be allocated; refused when they would pass
     /// the limit.
+    #[inline]
     pub(crate) fn charge(&mut self, bytes: usize) -> Result<(), Exceeded> {
         match self.held_bytes.checked_add(bytes) {
             Some(held) if held <= self.limit_bytes => {
@@ -96,6 +135,7 @@ impl Budget {
     }
 
     /// Takes one handle of the invocation's allowance.
+    #[inline]
     pub(crate) fn handle(&mut self) -> Result<(), Exceeded> {
         if self.handles >= self.max_handles {
             return Err(Exceeded::Budget(HostResource::Handles, self.max_handles as u64));
@@ -105,19 +145,23 @@ impl Budget {
     }
 
     /// `Err` once the deadline has passed.
+    #[inline]
     pub(crate) fn check_deadline(&self) -> Result<(), Exceeded> {
-        match self.deadline {
-            Some(deadline) if Instant::now() >= deadline => Err(Exceeded::Deadline),
-            _ => Ok(()),
-        }
+        if self.past_deadline() { Err(Exceeded::Deadline) } else { Ok(()) }
     }
 
     /// Makes room for one more element in `vec`, charging the capacity it
     /// grows by (it doubles, as `Vec` does, but is charged first).
+    #[inline]
     pub(crate) fn reserve_one<T>(&mut self, vec: &mut Vec<T>) -> Result<(), Exceeded> {
         if vec.len() < vec.capacity() {
             return Ok(());
         }
+        self.grow_one(vec)
+    }
+
+    #[cold]
+    fn grow_one<T>(&mut self, vec: &mut Vec<T>) -> Result<(), Exceeded> {
         let grow = vec.capacity().max(4);
         self.reserve(vec, grow, size_of::<T>())
     }
@@ -140,8 +184,18 @@ impl Budget {
     /// Sets `target` to `value`, reusing its allocation; what it must grow
     /// by is charged first, and a long value is copied in chunks with the
     /// deadline checked between them.
+    #[inline]
     pub(crate) fn set_bytes(&mut self, target: &mut Vec<u8>, value: &[u8]) -> Result<(), Exceeded> {
         target.clear();
+        if value.len() <= target.capacity() && value.len() <= CHUNK {
+            target.extend_from_slice(value);
+            return Ok(());
+        }
+        self.set_long_bytes(target, value)
+    }
+
+    #[cold]
+    fn set_long_bytes(&mut self, target: &mut Vec<u8>, value: &[u8]) -> Result<(), Exceeded> {
         self.reserve(target, value.len(), 1)?;
         for chunk in value.chunks(CHUNK) {
             target.extend_from_slice(chunk);
@@ -153,13 +207,24 @@ impl Budget {
     }
 
     /// [`Budget::set_bytes`] for a string.
+    #[inline]
     pub(crate) fn set_str(&mut self, target: &mut String, value: &str) -> Result<(), Exceeded> {
         target.clear();
         self.push_str(target, value)
     }
 
     /// Appends `value` to `target` as [`Budget::set_str`] does.
+    #[inline]
     pub(crate) fn push_str(&mut self, target: &mut String, value: &str) -> Result<(), Exceeded> {
+        if target.capacity() - target.len() >= value.len() && value.len() <= CHUNK {
+            target.push_str(value);
+            return Ok(());
+        }
+        self.push_long_str(target, value)
+    }
+
+    #[cold]
+    fn push_long_str(&mut self, target: &mut String, value: &str) -> Result<(), Exceeded> {
         if target.len().saturating_add(value.len()) > target.capacity() {
             let additional = value.len();
             let charged = target.len().saturating_add(additional) - target.capacity();
@@ -204,10 +269,16 @@ impl Budget {
 
 /// Checks that `bytes` are UTF-8, a chunk at a time, looking at the deadline
 /// between chunks. `Err(Ok(valid_up_to))` for invalid UTF-8.
+#[inline]
 pub(crate) fn utf8<'a>(bytes: &'a [u8], budget: &Budget) -> Result<&'a str, Result<usize, Exceeded>> {
     if bytes.len() <= CHUNK {
         return std::str::from_utf8(bytes).map_err(|e| Ok(e.valid_up_to()));
     }
+    long_utf8(bytes, budget)
+}
+
+#[cold]
+fn long_utf8<'a>(bytes: &'a [u8], budget: &Budget) -> Result<&'a str, Result<usize, Exceeded>> {
     let mut start = 0;
     while start < bytes.len() {
         let end = (start + CHUNK).min(bytes.len());
@@ -235,7 +306,7 @@ mod tests {
 
     #[test]
     fn charges_stop_at_the_limit_and_count_the_peak() {
-        let mut budget = Budget::new(100, 2);
+        let mut budget = Budget::new(100, 2, Clock::default());
         budget.charge(60).unwrap();
         assert_eq!(budget.charge(41), Err(Exceeded::Budget(HostResource::Bytes, 100)));
         budget.charge(40).unwrap();
@@ -252,7 +323,7 @@ mod tests {
 
     #[test]
     fn set_reuses_capacity_and_charges_only_growth() {
-        let mut budget = Budget::new(1 << 20, 10);
+        let mut budget = Budget::new(1 << 20, 10, Clock::default());
         let mut text = String::new();
         budget.set_str(&mut text, "hello world").unwrap();
         let held = budget.held_bytes();
@@ -260,14 +331,14 @@ mod tests {
         budget.set_str(&mut text, "short").unwrap();
         budget.set_str(&mut text, "hello world").unwrap();
         assert_eq!(budget.held_bytes(), held, "putting a value again reuses its space");
-        let mut small = Budget::new(4, 10);
+        let mut small = Budget::new(4, 10, Clock::default());
         assert!(small.set_bytes(&mut Vec::new(), b"too long").is_err());
     }
 
     #[test]
     fn long_values_copy_in_chunks_and_stop_at_the_deadline() {
         let big = "é".repeat(CHUNK); // 2 MiB, characters straddling chunk ends
-        let mut budget = Budget::new(usize::MAX, 1);
+        let mut budget = Budget::new(usize::MAX, 1, Clock::default());
         let mut text = String::new();
         budget.set_str(&mut text, &big).unwrap();
         assert_eq!(text, big);
@@ -275,7 +346,7 @@ mod tests {
         let mut bad = big.clone().into_bytes();
         bad[CHUNK + 7] = 0xFF;
         assert_eq!(utf8(&bad, &budget), Err(Ok(CHUNK + 6)));
-        budget.begin(Some(Instant::now()));
+        budget.begin(Some(0));
         assert_eq!(budget.set_str(&mut text, &big), Err(Exceeded::Deadline));
         assert_eq!(utf8(big.as_bytes(), &budget), Err(Err(Exceeded::Deadline)));
     }

@@ -10,12 +10,12 @@ use std::ops::ControlFlow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use extwasm_abi::{self as abi, FieldType, HostFunction, RowWriterKind};
 use wasmtime::{Caller, Linker, Memory, ResourceLimiter, TypedFunc};
 
-use crate::budget::{self, Budget, Exceeded};
+use crate::budget::{self, Budget, Clock, Exceeded};
 use crate::error::{Error, Site};
 use crate::output::Output;
 use crate::state::{self, Field, IntentKind, KeyBuilder, QName, Row, Scalar, State, Value, excerpt};
@@ -147,11 +147,26 @@ impl Fault {
 
 /// Runs embedder code (a [`State`] or [`Value`] method) so that its panic
 /// fails the invocation instead of unwinding through the guest.
+#[inline(always)]
 fn embedder<R>(body: impl FnOnce() -> R) -> Result<R, Fault> {
-    catch_unwind(AssertUnwindSafe(body)).map_err(|payload| {
-        let text = payload.downcast_ref::<&str>().copied().or(payload.downcast_ref::<String>().map(String::as_str));
-        Fault::StatePanic(excerpt(text.unwrap_or("a panic without a message")))
-    })
+    catch_unwind(AssertUnwindSafe(body)).map_err(state_panic)
+}
+
+/// [`embedder`] for a state call that can fail: its error is
+/// [`Fault::State`].
+#[inline(always)]
+fn state_call<R>(body: impl FnOnce() -> Result<R, state::StateError>) -> Result<R, Fault> {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(result)) => Ok(result),
+        Ok(Err(error)) => Err(Fault::State(error)),
+        Err(payload) => Err(state_panic(payload)),
+    }
+}
+
+#[cold]
+fn state_panic(payload: Box<dyn std::any::Any + Send>) -> Fault {
+    let text = payload.downcast_ref::<&str>().copied().or(payload.downcast_ref::<String>().map(String::as_str));
+    Fault::StatePanic(excerpt(text.unwrap_or("a panic without a message")))
 }
 
 /// A guest pointer/length outside guest memory.
@@ -341,15 +356,24 @@ pub(crate) struct HostCtx<S: State> {
     /// What the host holds for the guest, against the host budget; and the
     /// deadline of host calls.
     pub(crate) budget: Budget,
-    /// The invocation's deadline, for its error.
+    /// The invocation deadline, for its error, and in ticks (computed once:
+    /// a 128-bit division per invocation shows).
     timeout: Option<Duration>,
+    timeout_ticks: Option<u64>,
+    /// The load deadline, for initialisation.
+    load_timeout: Option<Duration>,
     /// The guest made an ABI host call after a grow was denied: it went on,
     /// so a later failure is not the denied grow's doing.
     pub(crate) went_on: bool,
 }
 
 impl<S: State> HostCtx<S> {
-    pub(crate) fn new(package: Arc<str>, extension_names: Arc<[Box<str>]>, config: &crate::Config) -> Self {
+    pub(crate) fn new(
+        package: Arc<str>,
+        extension_names: Arc<[Box<str>]>,
+        config: &crate::Config,
+        clock: Clock,
+    ) -> Self {
         let limit_bytes = config.memory_limit_bytes();
         HostCtx {
             state: StatePtr(None),
@@ -375,15 +399,18 @@ impl<S: State> HostCtx<S> {
             host_calls: 0,
             limiter: MemoryLimiter { limit_bytes, denied: None, peak_bytes: 0, current_bytes: 0 },
             started: std::time::Instant::now(),
-            budget: Budget::new(config.get_host_budget_bytes(), config.get_max_handles() as usize),
-            timeout: None,
+            budget: Budget::new(config.get_host_budget_bytes(), config.get_max_handles() as usize, clock),
+            timeout: config.get_timeout(),
+            timeout_ticks: config.get_timeout().map(|t| budget::ticks(Some(t))),
+            load_timeout: config.get_load_timeout(),
             went_on: false,
         }
     }
 
     /// Resets the per-invocation tables; handles of the previous invocation
-    /// become stale. `timeout` is the invocation's deadline from now.
-    pub(crate) fn begin(&mut self, extension: usize, timeout: Option<Duration>) {
+    /// become stale; the invocation deadline starts now.
+    #[inline]
+    pub(crate) fn begin(&mut self, extension: usize) {
         self.generation = (self.generation + 1) & GENERATION_MASK;
         if self.generation == 0 {
             self.generation = 1;
@@ -401,17 +428,20 @@ impl<S: State> HostCtx<S> {
         self.limiter.denied = None;
         self.went_on = false;
         if self.budget.held_bytes() > RETAINED_BYTES {
-            self.release_tables();
+            self.release_retained();
         }
-        self.timeout = timeout;
-        self.budget.begin(timeout.map(|t| Instant::now() + t));
+        self.budget.begin(self.timeout_ticks);
     }
 
-    /// Starts initialisation (no extension runs) with the load deadline.
-    pub(crate) fn begin_initialisation(&mut self, timeout: Option<Duration>) {
+    /// Starts initialisation (no extension runs): the load deadline starts now.
+    pub(crate) fn begin_initialisation(&mut self) {
         self.current = None;
-        self.timeout = timeout;
-        self.budget.begin(timeout.map(|t| Instant::now() + t));
+        self.budget.begin(self.load_timeout.map(|t| budget::ticks(Some(t))));
+    }
+
+    #[cold]
+    fn release_retained(&mut self) {
+        self.release_tables();
     }
 
     /// Drops every table the guest made the host fill, giving its memory
@@ -428,9 +458,10 @@ impl<S: State> HostCtx<S> {
         self.budget.release_all();
     }
 
-    /// The deadline of the running invocation or initialisation.
-    pub(crate) fn deadline(&self) -> Option<Instant> {
-        self.budget.deadline()
+    /// Whether the deadline of the running invocation or initialisation
+    /// has passed.
+    pub(crate) fn past_deadline(&self) -> bool {
+        self.budget.past_deadline()
     }
 
     /// Bytes the host holds for this instance, and the most it ever held.
@@ -546,6 +577,7 @@ impl<S: State> HostCtx<S> {
     }
 
     /// A handle to `value`; `argument` is what the guest passed that made it.
+    #[inline]
     fn push_value(&mut self, value: S::Value, argument: &'static str) -> Result<i64, Fault> {
         self.budget.handle().map_err(Fault::exceeded(argument))?;
         self.budget.reserve_one(&mut self.values).map_err(Fault::exceeded(argument))?;
@@ -639,7 +671,7 @@ fn query<S: State>(mut caller: Ctx<'_, S>, call: &'static str, key: i64, must: b
         let index = ctx.key_index(key, "keyBuilder")?;
         let state = ctx.state()?;
         let builder = &ctx.keys[index];
-        match embedder(|| state.query(builder))?.map_err(Fault::State)? {
+        match state_call(|| state.query(builder))? {
             Some(value) => ctx.push_value(value, "keyBuilder"),
             None if must => Err(Fault::NotFound { key: builder.to_string() }),
             None => Ok(abi::NOT_FOUND as i64),
@@ -651,7 +683,7 @@ fn new_value<S: State>(mut caller: Ctx<'_, S>, call: &'static str, key: i64) -> 
     with_ctx(&mut caller, call, |_, ctx| {
         let index = ctx.key_index(key, "keyBuilder")?;
         let state = ctx.state()?;
-        embedder(|| state.check_insert(&ctx.keys[index]))?.map_err(Fault::State)?;
+        state_call(|| state.check_insert(&ctx.keys[index]))?;
         ctx.new_intent(index, None)
     })
 }
@@ -666,7 +698,7 @@ fn update_value<S: State>(
         let index = ctx.key_index(key, "keyBuilder")?;
         let existing = ctx.value_index(existing, "existingValue")?;
         let state = ctx.state()?;
-        embedder(|| state.check_update(&ctx.keys[index], &ctx.values[existing]))?.map_err(Fault::State)?;
+        state_call(|| state.check_update(&ctx.keys[index], &ctx.values[existing]))?;
         ctx.new_intent(index, Some(existing))
     })
 }
@@ -1158,7 +1190,7 @@ mod tests {
     #[test]
     fn guest_memory_bounds() {
         let mem = b"hello\xffworld";
-        let budget = Budget::new(1024, 16);
+        let budget = Budget::new(1024, 16, Clock::default());
         assert_eq!(guest_text(mem, 0, 5, "namePtr", &budget).unwrap(), "hello");
         let invalid = guest_text(mem, 0, 6, "namePtr", &budget);
         assert!(matches!(invalid, Err(Fault::Utf8 { argument: "namePtr", valid_up_to: 5 })));

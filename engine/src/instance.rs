@@ -70,16 +70,16 @@
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
 
 use extwasm_abi::export;
-use wasmtime::{Instance, InstancePre, Linker, Module, Store, TypedFunc, UpdateDeadline};
+use wasmtime::{Instance, InstancePre, Linker, Module, Store, TypedFunc};
 use wasmtime_wizer::{InstanceState, SnapshotVal, Wizer};
 
+use crate::budget;
 use crate::error::{Error, LoadPhase, Result};
 use crate::host::{self, HostCtx};
 use crate::json_state::JsonState;
-use crate::package::{EPOCH_TICK, Engine, PackageInner, Slot};
+use crate::package::{Engine, PackageInner, Slot};
 use crate::state::State;
 use crate::wasi;
 
@@ -100,31 +100,13 @@ impl<S: State> Live<S> {
     }
 }
 
-/// Epoch ticks that cover `timeout` from now: whole ticks, plus one because
-/// the current tick is partly over. `None`: no deadline.
-pub(crate) fn ticks(timeout: Option<Duration>) -> u64 {
-    match timeout {
-        Some(timeout) => (timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64).saturating_add(1),
-        None => u64::MAX / 2,
-    }
-}
-
-/// A store for `ctx`, with the engine's limits wired in. The epoch deadline
-/// only says when to look at the clock: the callback then compares the
-/// running call's deadline ([`HostCtx::deadline`]) with the time, so a tick
-/// that came late or early moves nothing.
+/// A store for `ctx`, with the engine's limits wired in. Deadlines are
+/// counted in epoch ticks, which the engine's ticker keeps in step with the
+/// clock (see `spawn_ticker`): wasm code is interrupted when its store's
+/// epoch deadline passes, and host calls look at the same ticks.
 fn new_store<S: State>(engine: &Engine, ctx: HostCtx<S>) -> Store<HostCtx<S>> {
     let mut store = Store::new(engine.wasmtime(), ctx);
     store.limiter(|ctx| &mut ctx.limiter);
-    store.epoch_deadline_callback(|cx| {
-        Ok(match cx.data().deadline() {
-            None => UpdateDeadline::Continue(ticks(None)),
-            Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                Some(left) if !left.is_zero() => UpdateDeadline::Continue(ticks(Some(left)).max(1)),
-                _ => UpdateDeadline::Interrupt,
-            },
-        })
-    });
     if engine.config().get_fuel().is_some() {
         let _ = store.set_fuel(u64::MAX);
     }
@@ -133,9 +115,10 @@ fn new_store<S: State>(engine: &Engine, ctx: HostCtx<S>) -> Store<HostCtx<S>> {
 
 /// Starts initialisation in `store` under the load deadline.
 fn begin_initialisation<S: State>(engine: &Engine, store: &mut Store<HostCtx<S>>) {
-    let timeout = engine.config().get_load_timeout();
-    store.data_mut().begin_initialisation(timeout);
-    store.set_epoch_deadline(ticks(timeout));
+    store.data_mut().begin_initialisation();
+    if engine.config().uses_epochs() {
+        store.set_epoch_deadline(budget::ticks(engine.config().get_load_timeout()));
+    }
 }
 
 /// Caches the exports the host calls and runs initialisation: `_initialize`
@@ -209,8 +192,7 @@ fn init_error<S: State>(
 ) -> Error {
     let ctx = store.data_mut();
     let timeout = engine.config().get_load_timeout();
-    let past_deadline = ctx.deadline().is_some_and(|deadline| Instant::now() >= deadline);
-    if matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) || past_deadline {
+    if matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) || ctx.past_deadline() {
         return Error::LoadTimeout { package: package.to_owned(), phase, timeout: timeout.unwrap_or_default() };
     }
     let detail = match (ctx.pending.take(), ctx.limiter.denied) {
@@ -221,7 +203,7 @@ fn init_error<S: State>(
         ),
         (None, None) => match ctx.output.panic_message() {
             Some(message) => format!("panic: {message}"),
-            None => format!("{e:#}"),
+            None => crate::worker::trap_text(&e),
         },
     };
     Error::load(package, format!("{phase} failed: {detail}"))
@@ -309,7 +291,7 @@ pub(crate) fn trial_initialize(
 ) -> Result<()> {
     let mut linker = linker::<JsonState>(engine);
     let pre = prepare(&mut linker, package, module, denied_wasi)?;
-    let ctx = HostCtx::new(package.into(), Vec::new().into(), engine.config());
+    let ctx = HostCtx::new(package.into(), Vec::new().into(), engine.config(), engine.clock());
     let _slot = engine.reserve_slot().ok_or_else(|| engine.pool_full(package))?;
     let mut store = new_store(engine, ctx);
     begin_initialisation(engine, &mut store);
@@ -368,7 +350,7 @@ impl<'w> Instrumented<'w> {
         self.wizer.keep_init_func(false);
         let mut linker = linker::<JsonState>(engine);
         let pre = prepare(&mut linker, package, &self.module, denied_wasi)?;
-        let ctx = HostCtx::new(package.into(), Vec::new().into(), engine.config());
+        let ctx = HostCtx::new(package.into(), Vec::new().into(), engine.config(), engine.clock());
         let _slot = engine.reserve_slot().ok_or_else(|| engine.pool_full(package))?;
         let mut store = new_store(engine, ctx);
         begin_initialisation(engine, &mut store);

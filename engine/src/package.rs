@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use extwasm_abi::{self as abi, ValType, export};
 use wasmtime::{ExternType, FuncType};
 
+use crate::budget::{Clock, EPOCH_TICK};
 use crate::error::{Error, Result};
 use crate::instance;
 use crate::names::NameIndex;
@@ -58,9 +59,6 @@ pub struct Config {
     max_handles: Option<u32>,
     load_timeout: Option<Duration>,
 }
-
-/// How often the engine's ticker advances the epoch that deadlines count in.
-pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 impl Default for Config {
     fn default() -> Self {
@@ -367,6 +365,10 @@ struct EngineInner {
     advised_slots: Mutex<HashSet<usize>>,
     /// Instance slots of the pool taken (see [`Slot`]).
     slots_taken: Arc<AtomicU32>,
+    /// Ticks since the engine started, in step with wasmtime's epoch.
+    clock: Clock,
+    /// The invocation deadline in ticks.
+    invoke_ticks: u64,
 }
 
 /// A claim on one of the pooling allocator's instance slots, held by every
@@ -412,13 +414,26 @@ impl Engine {
             .consume_fuel(config.fuel.is_some());
         let wasmtime =
             wasmtime::Engine::new(&wasmtime_config).map_err(|e| Error::Config(format!("wasmtime: {e:#}")))?;
+        let clock = Clock::default();
         if config.uses_epochs() {
-            spawn_ticker(&wasmtime);
+            spawn_ticker(&wasmtime, clock.clone());
         }
         let reclaimer = config.background_restore_above.map(|_| spawn_reclaimer());
         let slots_taken = Arc::default();
-        let inner = EngineInner { wasmtime, config, reclaimer, advised_slots: Mutex::default(), slots_taken };
+        let invoke_ticks = crate::budget::ticks(config.timeout);
+        let advised_slots = Mutex::default();
+        let inner = EngineInner { wasmtime, config, reclaimer, advised_slots, slots_taken, clock, invoke_ticks };
         Ok(Engine { inner: Arc::new(inner) })
+    }
+
+    /// Epoch ticks that cover the invocation deadline (see [`crate::budget::ticks`]).
+    pub(crate) fn invoke_ticks(&self) -> u64 {
+        self.inner.invoke_ticks
+    }
+
+    /// The clock deadlines count in.
+    pub(crate) fn clock(&self) -> Clock {
+        self.inner.clock.clone()
     }
 
     /// Claims a free instance slot, or `None` when all
@@ -551,7 +566,7 @@ fn initial_memory_pages(wasm: &[u8]) -> Option<u64> {
 /// late catches up, so on a loaded machine the epoch does not fall behind
 /// and deadlines do not stretch (sleeping 5 ms at a time, a 10 s deadline
 /// took 12–15 s under load). It never runs ahead of the clock either.
-fn spawn_ticker(engine: &wasmtime::Engine) {
+fn spawn_ticker(engine: &wasmtime::Engine, clock: Clock) {
     let weak = engine.weak();
     std::thread::Builder::new()
         .name("extwasm-epoch".into())
@@ -562,6 +577,7 @@ fn spawn_ticker(engine: &wasmtime::Engine) {
                 let due = (start.elapsed().as_nanos() / EPOCH_TICK.as_nanos()) as u64;
                 while ticks < due {
                     engine.increment_epoch();
+                    clock.advance();
                     ticks += 1;
                 }
                 drop(engine);

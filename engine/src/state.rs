@@ -12,7 +12,7 @@ use std::ops::ControlFlow;
 
 use extwasm_abi::FieldType;
 
-use crate::budget::{Budget, Exceeded, MAX_ROW_FIELDS};
+use crate::budget::{Budget, Clock, Exceeded, MAX_ROW_FIELDS};
 use crate::error::HostResource;
 use crate::names::str_eq;
 
@@ -343,7 +343,7 @@ impl Row {
 
     /// Sets field `name` to `value`, replacing an earlier value of the name.
     pub fn put(&mut self, name: &str, value: Scalar<'_>) {
-        let mut unlimited = Budget::new(usize::MAX, usize::MAX);
+        let mut unlimited = Budget::new(usize::MAX, usize::MAX, Clock::default());
         // An unlimited budget without a deadline refuses nothing.
         let _ = self.try_put(name, value, &mut unlimited);
     }

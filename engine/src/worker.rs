@@ -13,7 +13,7 @@ use crate::host::HostCtx;
 use crate::instance::{self, Live};
 use crate::names::str_eq;
 use crate::package::{Engine, Isolation, Package, Slot};
-use crate::state::{Intent, State};
+use crate::state::{Intent, State, excerpt};
 
 /// Counters of one package in one worker.
 #[derive(Clone, Debug, Default)]
@@ -201,15 +201,24 @@ impl<S: State> PackageInstance<S> {
         let Some(Live { store, extensions, .. }) = self.live.as_mut() else { unreachable!("restored above") };
         let config = engine.config();
         if config.uses_epochs() {
-            store.set_epoch_deadline(instance::ticks(config.get_timeout()));
+            store.set_epoch_deadline(engine.invoke_ticks());
         }
         if let Some(fuel) = config.get_fuel() {
             store.set_fuel(fuel).map_err(|e| Error::Config(format!("fuel: {e:#}")))?;
         }
-        store.data_mut().begin(index, config.get_timeout());
-        let result = {
+        store.data_mut().begin(index);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let lent = Lent::new(store, state);
             extensions[index].call(&mut *lent.store, ())
+        }));
+        let result = match result {
+            Ok(result) => result,
+            // A bug of the engine's (the state's panics are caught in the
+            // host calls): the instance is restored before its next use.
+            Err(panic) => {
+                self.needs_restore = true;
+                std::panic::resume_unwind(panic)
+            }
         };
         match result {
             Err(trap) => Err(classify(store.data_mut(), trap, config)),
@@ -250,7 +259,7 @@ fn advise<S: State>(engine: &Engine, live: &Live<S>) {
 }
 
 fn new_ctx<S: State>(engine: &Engine, package: &Package) -> HostCtx<S> {
-    HostCtx::new(package.inner.name.clone(), package.inner.extensions.clone(), engine.config())
+    HostCtx::new(package.inner.name.clone(), package.inner.extensions.clone(), engine.config(), engine.clock())
 }
 
 impl<S: State> Worker<S> {
@@ -456,7 +465,7 @@ fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error, config: &crat
             let exit_code = ctx.exit_code.take();
             let reports = code == Some(wasmtime::Trap::UnreachableCodeReached) || exit_code.is_some();
             if let (Some(requested_pages), true) = (out_of_memory, reports) {
-                let message = printed_panic.unwrap_or_else(|| format!("{trap:#}"));
+                let message = printed_panic.unwrap_or_else(|| trap_text(&trap));
                 return Error::MemoryLimit { extension, limit_pages, requested_pages, message };
             }
             if let Some(message) = printed_panic {
@@ -465,26 +474,47 @@ fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error, config: &crat
             let message = match (exit_code, code) {
                 (Some(code), _) => format!("guest exited with code {code}"),
                 (None, Some(trap)) => trap.to_string(),
-                (None, None) => format!("{trap:#}"),
+                (None, None) => trap_text(&trap),
             };
             Error::Trap { extension, message, backtrace }
         }
     }
 }
 
+/// Frames of a backtrace that an error keeps: a stack overflow has
+/// thousands, and the innermost say where the guest failed.
+const MAX_FRAMES: usize = 64;
+
+/// The wasm backtrace of `error`, innermost frame first: at most
+/// [`MAX_FRAMES`] frames, each name cut short (a module names its own
+/// functions, at any length).
 fn backtrace_of(error: &wasmtime::Error) -> Vec<String> {
-    error
-        .downcast_ref::<wasmtime::WasmBacktrace>()
-        .map(|bt| {
-            bt.frames()
-                .iter()
-                .map(|frame| match frame.func_name() {
-                    Some(name) => name.to_owned(),
-                    None => format!("<wasm function {}>", frame.func_index()),
-                })
-                .collect()
+    let Some(backtrace) = error.downcast_ref::<wasmtime::WasmBacktrace>() else {
+        return Vec::new();
+    };
+    let frames = backtrace.frames();
+    let mut kept: Vec<String> = frames
+        .iter()
+        .take(MAX_FRAMES)
+        .map(|frame| match frame.func_name() {
+            Some(name) => excerpt(name),
+            None => format!("<wasm function {}>", frame.func_index()),
         })
-        .unwrap_or_default()
+        .collect();
+    if frames.len() > MAX_FRAMES {
+        kept.push(format!("… {} more frames", frames.len() - MAX_FRAMES));
+    }
+    kept
+}
+
+/// What a failed guest call says, without the backtrace the error carries
+/// (function names are the module's, at any length): the trap's
+/// description, else the error's own message, cut short.
+pub(crate) fn trap_text(error: &wasmtime::Error) -> String {
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => excerpt(&error.root_cause().to_string()),
+    }
 }
 
 /// A successful invocation: its intents and what the guest printed. Borrows

@@ -292,6 +292,21 @@ fn output_floods_end_at_the_deadline() {
     assert_recovers(&mut w);
 }
 
+#[test]
+fn errors_keep_what_a_guest_made_big_short() {
+    // A function named with 100 000 characters recursing until the stack
+    // overflows: thousands of frames (wasmtime keeps 20), each with that name.
+    let name = "f".repeat(100_000);
+    let wat = guest(2, &format!(r#"(func ${name} (call ${name})) (func (export "deep") (call ${name}))"#));
+    let mut w = worker(&wat, &["deep"], Config::default());
+    let error = fails(&mut w, "deep");
+    assert_eq!(error.kind(), ErrorKind::StackOverflow);
+    let backtrace = error.backtrace();
+    assert!(backtrace.len() <= 65, "{} frames", backtrace.len());
+    assert!(backtrace.iter().all(|frame| frame.len() < 1024), "a frame of {} bytes", backtrace[0].len());
+    assert_recovers(&mut w);
+}
+
 // ---------------------------------------------------------------------------
 // 3. Loading runs under a deadline and the memory limit.
 // ---------------------------------------------------------------------------
