@@ -11,7 +11,8 @@
 //!
 //! A storage is an array of records (`entity`, default `""`; `key`, an object
 //! of scalars, default `{}`; `value`) or `{"$error": msg}`, which makes every
-//! operation on it fail with a state error carrying `msg`. Scalars are JSON
+//! operation on it fail with a state error carrying `msg` (reads, and the
+//! inserts and updates a guest asks for at a key in it). Scalars are JSON
 //! numbers, strings and booleans, `{"$bytes": "<base64>"}` and
 //! `{"$qname": "<package path>.<Entity>"}`.
 
@@ -494,6 +495,14 @@ mod tests {
         let k = key("sys.IoErrorStorage", "", &[]);
         assert_eq!(state.query(&k).unwrap_err().message(), "disk unavailable");
         assert!(state.read(&k, &mut |_, _| ControlFlow::Continue(())).is_err());
+        assert_eq!(state.check_insert(&k).unwrap_err().message(), "disk unavailable");
+        // The key's storage decides whether an update may be made, not the
+        // storage the existing value came from.
+        let existing = state.query(&key("sys.Scalar", "", &[])).unwrap().unwrap();
+        assert_eq!(state.check_update(&k, &existing).unwrap_err().message(), "disk unavailable");
+        let working = key("sys.View", "mypkg.TestView", &[]);
+        assert!(state.check_insert(&working).is_ok() && state.check_update(&working, &existing).is_ok());
+        assert!(state.check_insert(&key("sys.NotInTheFile", "", &[])).is_ok());
     }
 
     #[test]

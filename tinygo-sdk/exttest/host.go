@@ -16,8 +16,9 @@
 //
 // A state is a JSON object of storages; a storage is an array of records
 // ({"entity": "mypkg.TestView", "key": {"pk": 1}, "value": {…}}, entity and
-// key optional) or {"$error": "message"}, which fails every host call on it.
-// Scalars are JSON numbers, strings and booleans, {"$bytes": "<base64>"} and
+// key optional) or {"$error": "message"}, which fails every host call on it
+// (reads, and NewValue and UpdateValue at a key in it). Scalars are JSON
+// numbers, strings and booleans, {"$bytes": "<base64>"} and
 // {"$qname": "<package path>.<Entity>"}.
 //
 // Runs are serialized (the extension API is package-level, as on wasm), so

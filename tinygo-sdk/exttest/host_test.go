@@ -53,6 +53,13 @@ func TestErrorsReadAsTheEngines(t *testing.T) {
 			`entity "pkg.V", key {pk: 1, s: "x\"y", f: 1000000000000000000000, g: 0.1, b: <2 bytes>, q: a.b.C, t: true}`},
 		{"state", `{"sys.Event": {"$error": "disk unavailable"}}`, func() { event() }, exttest.KindState,
 			`extension mock/TestErrorsReadAsTheEngines: hostGetValue(keyBuilder): state error: disk unavailable`},
+		{"new value", `{"sys.SendMail": {"$error": "test i/o error"}}`, func() {
+			ext.NewValue(ext.KeyBuilder(ext.StorageSendMail, ext.NullEntity))
+		}, exttest.KindState, `extension mock/TestErrorsReadAsTheEngines: hostNewValue(keyBuilder): state error: test i/o error`},
+		// The key's storage decides, not the existing value's.
+		{"update value", `{"sys.Event": [{"value": {"n": 5}}], "sys.View": {"$error": "test i/o error"}}`, func() {
+			ext.UpdateValue(ext.KeyBuilder(ext.StorageView, "pkg.V"), event())
+		}, exttest.KindState, `extension mock/TestErrorsReadAsTheEngines: hostUpdateValue(keyBuilder): state error: test i/o error`},
 		{"type", typed, func() { event().AsString("n") }, exttest.KindTypeMismatch,
 			`extension mock/TestErrorsReadAsTheEngines: hostValueAsString(namePtr): field "n" is int64, read as string`},
 		{"range", typed, func() { event().AsInt32("big") }, exttest.KindTypeMismatch,

@@ -11,5 +11,6 @@ func TestConformance(t *testing.T) {
 	conformance.Run(t, "readvalues", map[string]func(){
 		"copyAllTypes": copyAllTypes,
 		"orderTotals":  orderTotals,
+		"archiveTotal": archiveTotal,
 	})
 }

@@ -1,6 +1,7 @@
 // Reads with a callback (nested ones too) and every field type: keys by
 // name, values by name and by index, nested values, and puts of every type;
-// the behaviour (and the host calls) of examples/rust/readvalues.
+// and an update whose existing value comes from another storage than its
+// key. The behaviour (and the host calls) of examples/rust/readvalues.
 package main
 
 import "example.invalid/extwasm/tinygo-sdk/ext"
@@ -80,4 +81,20 @@ func orderTotals() {
 		key.PutInt64("id", id)
 		ext.NewValue(key).PutString("customer", customer).PutInt64("total", total).PutInt32("lines", count)
 	})
+}
+
+// archiveTotal archives the total of order 1: it gets mypkg.OrderTotals (key
+// id = 1) from the view and updates mypkg.ArchivedTotals with the same key in
+// sys.Record from it, marked archived. The existing value comes from one
+// storage and the intent's key names another: whether the write may be made
+// is for the key's storage to say.
+//
+//go:wasmexport archiveTotal
+func archiveTotal() {
+	total := ext.KeyBuilder(ext.StorageView, "mypkg.OrderTotals")
+	total.PutInt64("id", 1)
+	existing := ext.MustGetValue(total)
+	archived := ext.KeyBuilder(ext.StorageRecord, "mypkg.ArchivedTotals")
+	archived.PutInt64("id", 1)
+	ext.UpdateValue(archived, existing).PutBool("archived", true)
 }
