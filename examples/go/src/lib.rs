@@ -50,8 +50,9 @@ pub const BASICUSAGE: Module = module!(
 );
 
 /// copyAllTypes, orderTotals: reads with a callback and every field type;
-/// archiveTotal: an update across storages.
-pub const READVALUES: Module = module!("readvalues", &["copyAllTypes", "orderTotals", "archiveTotal"], None);
+/// putNonFinite, archiveTotal: non-finite floats, an update across storages.
+pub const READVALUES: Module =
+    module!("readvalues", &["copyAllTypes", "orderTotals", "putNonFinite", "archiveTotal"], None);
 
 /// TinyGo's simple, arrAppend, arrReset, arrAppend2, longFunc; Rust's
 /// zeroedAfterFree, exhaustMemory; everyHostCall and heapStats (host calls
