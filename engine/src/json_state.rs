@@ -287,7 +287,18 @@ impl JsonState {
     /// Reads a state file.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
+        let file = std::fs::File::open(path)
+            .map_err(|e| Error::InvalidState(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_reader(file, path)
+    }
+
+    /// Reads a state from `reader`, an open state file (one the caller has
+    /// locked, say); errors name it `path`.
+    pub fn from_reader(mut reader: impl std::io::Read, path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let mut text = String::new();
+        reader
+            .read_to_string(&mut text)
             .map_err(|e| Error::InvalidState(format!("cannot read {}: {e}", path.display())))?;
         Self::from_json_str(&text).map_err(|e| match e {
             Error::InvalidState(message) => Error::InvalidState(format!("{}: {message}", path.display())),
