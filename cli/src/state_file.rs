@@ -35,7 +35,10 @@ impl StateFile {
         let cannot = |what: &str, e: io::Error| format!("cannot {what} {}: {e}", path.display());
         loop {
             let target = fs::canonicalize(path).map_err(|e| cannot("read", e))?;
-            let file = File::open(&target).map_err(|e| cannot("read", e))?;
+            // Writable, though only ever read: a state file its user may not
+            // write is refused before anything runs, as an in-place write
+            // would be (a rename would replace it regardless of its mode).
+            let file = OpenOptions::new().read(true).write(true).open(&target).map_err(|e| cannot("open", e))?;
             file.lock().map_err(|e| cannot("lock", e))?;
             let metadata = file.metadata().map_err(|e| cannot("read", e))?;
             match fs::metadata(&target) {
@@ -88,7 +91,9 @@ impl StateFile {
 /// has (`create_new`), readable by its owner only until it has its final
 /// permissions.
 fn create_temp(dir: &Path, target: &Path) -> io::Result<(PathBuf, File)> {
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "state".into());
+    // A prefix of the name: the whole of a long one, with ours around it,
+    // could pass the file system's limit.
+    let name: String = target.file_name().map_or("state".into(), |n| n.to_string_lossy().chars().take(64).collect());
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

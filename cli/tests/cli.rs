@@ -454,6 +454,14 @@ fn a_write_into_a_read_only_directory_leaves_the_state_whole() {
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains(&format!("cannot write {}", state.display())), "{stderr}");
     assert_eq!(std::fs::read_to_string(&state).unwrap(), original);
+
+    // A read-only state file in a writable directory is not replaced either.
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let out = run_guest(&dir, "insert", &state, &["--apply"]);
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("cannot open {}", state.display())), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&state).unwrap(), original);
 }
 
 #[test]
