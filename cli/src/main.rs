@@ -3,12 +3,28 @@
 //! ```text
 //! extwasm run MODULE EXTENSION --state FILE [--package NAME] [--apply] [--memory-limit-pages N]
 //!     [--repeat N] [--timeout-ms MS] [--fuel N] [--isolation reuse|fresh] [--restore-threshold-pages N]
+//!     [--host-budget-bytes N] [--max-handles N] [--load-timeout-ms MS]
 //! ```
 //!
 //! Prints one JSON object on stdout: the last invocation's result and the
 //! worker's stats. Exit codes: 0 every invocation succeeded, 1 one failed
-//! (the JSON says how the last one ended), 2 usage or load error (one line
-//! on stderr).
+//! (the JSON says how the last one ended), 2 usage, load or state-file error
+//! (one line on stderr).
+//!
+//! `--apply` writes the state back with the intents applied, only when every
+//! invocation succeeded (otherwise the file is not touched), under an
+//! advisory lock held from the read to the write (concurrent `--apply` runs
+//! on one file take turns), and atomically (a temporary file renamed over
+//! the state: a write that cannot complete leaves the old state whole). See
+//! `docs/STATE-FORMAT.md`.
+//!
+//! The hostile-guest limits: `--host-budget-bytes` (bytes the host may hold
+//! for one invocation: keys, rows, intents; default the memory limit),
+//! `--max-handles` (handles one invocation may be given; default one per
+//! 256 bytes of the memory limit) and `--load-timeout-ms` (deadline of the
+//! module's initialisation at load; default 10 000, 0: none).
+
+mod state_file;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,6 +33,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use extwasm_engine::{Config, Engine, Error, Isolation, JsonState, Worker};
 use serde_json::{Value as Json, json};
+use state_file::StateFile;
 
 #[derive(Parser)]
 #[command(name = "extwasm", version, about = "Run sandboxed WebAssembly extensions (ABI 0.0.1)")]
@@ -43,7 +60,7 @@ struct RunArgs {
     /// Package name (default: the module's file stem).
     #[arg(long, value_name = "NAME")]
     package: Option<String>,
-    /// On success, write the state back with the intents applied.
+    /// When every invocation succeeded, write the state back with the intents applied (locked, atomically).
     #[arg(long)]
     apply: bool,
     /// Memory limit of the instance, in 64 KiB pages.
@@ -64,6 +81,15 @@ struct RunArgs {
     /// Restore the instance between invocations once its memory exceeds N pages (default: half the limit).
     #[arg(long, value_name = "N")]
     restore_threshold_pages: Option<u32>,
+    /// Bytes the host may hold for one invocation: key builders, rows, intents (default: the memory limit).
+    #[arg(long, value_name = "N")]
+    host_budget_bytes: Option<usize>,
+    /// Handles one invocation may be given (default: one per 256 bytes of the memory limit).
+    #[arg(long, value_name = "N")]
+    max_handles: Option<u32>,
+    /// Deadline of the module's initialisation at load, in milliseconds (0: none).
+    #[arg(long, value_name = "MS", default_value_t = Config::default().get_load_timeout().map_or(0, |t| t.as_millis() as u64))]
+    load_timeout_ms: u64,
 }
 
 /// A failure before the extension ran: bad arguments, unreadable files, a
@@ -78,6 +104,7 @@ impl From<Error> for SetupError {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    ignore_file_size_signal();
     match cli.command {
         Command::Run(args) => match run(&args) {
             Ok((report, succeeded)) => {
@@ -96,14 +123,34 @@ fn package_name(module: &Path) -> String {
     module.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "extension".into())
 }
 
+/// A write past the file-size limit (`ulimit -f`) then fails with `EFBIG`,
+/// which `--apply` reports and cleans up after, instead of killing the
+/// process mid-write.
+fn ignore_file_size_signal() {
+    #[cfg(unix)]
+    // SAFETY: SIG_IGN installs no handler, so no code of ours runs in signal
+    // context; `signal` with it is async-signal-safe and affects nothing but
+    // the disposition of SIGXFSZ.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
 fn config(args: &RunArgs) -> Config {
     let mut config = Config::default()
         .memory_limit_pages(args.memory_limit_pages)
         .timeout((args.timeout_ms > 0).then(|| Duration::from_millis(args.timeout_ms)))
         .fuel(args.fuel)
-        .isolation(args.isolation);
+        .isolation(args.isolation)
+        .load_timeout((args.load_timeout_ms > 0).then(|| Duration::from_millis(args.load_timeout_ms)));
     if let Some(pages) = args.restore_threshold_pages {
         config = config.restore_threshold_pages(pages);
+    }
+    if let Some(bytes) = args.host_budget_bytes {
+        config = config.host_budget_bytes(bytes);
+    }
+    if let Some(handles) = args.max_handles {
+        config = config.max_handles(handles);
     }
     config
 }
@@ -119,12 +166,20 @@ fn run(args: &RunArgs) -> Result<(Json, bool), SetupError> {
     let engine = Engine::new(config(args))?;
     let name = args.package.clone().unwrap_or_else(|| package_name(&args.module));
     let package = engine.load_package_file(&name, &args.module, &[&args.extension])?;
-    let mut state = JsonState::from_path(&args.state)?;
     let mut worker = Worker::new(&engine);
     worker.add_package(&package)?;
+    // With --apply the file stays locked from this read to the write, so that
+    // a concurrent --apply neither reads the state before our intents are in
+    // it nor overwrites them. Plain runs take no lock: they never wait.
+    let locked = if args.apply { Some(StateFile::lock(&args.state).map_err(SetupError)?) } else { None };
+    let mut state = match &locked {
+        Some(file) => file.read()?,
+        None => JsonState::from_path(&args.state)?,
+    };
 
     let mut micros = Vec::with_capacity(args.repeat.min(1 << 20) as usize);
     let mut report = Json::Null;
+    let mut failed = 0_u64;
     for _ in 0..args.repeat {
         let started = Instant::now();
         let outcome = worker.invoke(&name, &args.extension, &state);
@@ -142,6 +197,7 @@ fn run(args: &RunArgs) -> Result<(Json, bool), SetupError> {
                 intents
             }
             Err(error) => {
+                failed += 1;
                 report = json!({
                     "ok": false,
                     "extension": args.extension,
@@ -158,11 +214,13 @@ fn run(args: &RunArgs) -> Result<(Json, bool), SetupError> {
             }
         }
     }
-    if args.apply {
+    // All or nothing: the intents of the invocations that succeeded are not
+    // written when one failed (the file keeps its bytes and time).
+    if let (Some(file), 0) = (&locked, failed) {
         let text = serde_json::to_string_pretty(&state.to_json()).expect("JSON values serialise");
-        std::fs::write(&args.state, text + "\n")
-            .map_err(|e| SetupError(format!("cannot write {}: {e}", args.state.display())))?;
+        file.replace(&(text + "\n")).map_err(SetupError)?;
     }
+    drop(locked);
 
     let stats = worker.stats(&name).expect("the package is in the worker");
     let last_micros = *micros.last().expect("at least one invocation");
@@ -179,7 +237,7 @@ fn run(args: &RunArgs) -> Result<(Json, bool), SetupError> {
         "memory_pages": worker.memory_bytes(&name).unwrap_or(0) / 65_536,
         "peak_memory_pages": stats.peak_memory_bytes / 65_536,
     });
-    let all_ok = stats.failures == 0;
+    let all_ok = failed == 0;
     if let (Some(Json::Object(fields)), Json::Object(summary)) = (report.get_mut("stats"), summary) {
         fields.extend(summary);
     }

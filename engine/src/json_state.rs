@@ -11,9 +11,18 @@
 //!
 //! A storage is an array of records (`entity`, default `""`; `key`, an object
 //! of scalars, default `{}`; `value`) or `{"$error": msg}`, which makes every
-//! operation on it fail with a state error carrying `msg`. Scalars are JSON
-//! numbers, strings and booleans, `{"$bytes": "<base64>"}` and
-//! `{"$qname": "<package path>.<Entity>"}`.
+//! operation on it fail with a state error carrying `msg` (reads, and the
+//! inserts and updates a guest asks for at a key in it). Scalars are JSON
+//! numbers, strings and booleans, `{"$bytes": "<base64>"}`,
+//! `{"$qname": "<package path>.<Entity>"}` and `{"$float": "NaN" |
+//! "Infinity" | "-Infinity"}`, the floats JSON numbers cannot hold (a guest
+//! may put them; [`JsonState::to_json`] and [`JsonState::intent_json`] write
+//! them so, and [`JsonState::apply_intent`] reads them back, so no number
+//! becomes `null`). An integer literal that fits `i64` is an integer, any
+//! other number a float. As key fields, a NaN equals a NaN: a key is an
+//! identity, and `{"$float": "NaN"}` names one value.
+//!
+//! The whole format, for users: `docs/STATE-FORMAT.md`.
 
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -45,6 +54,37 @@ enum Node {
 
 type Object = Vec<(Box<str>, Node)>;
 
+/// The tags of objects that stand for one scalar.
+const TAGS: [&str; 3] = ["$bytes", "$qname", "$float"];
+
+/// The floats JSON numbers cannot hold, by their `$float` names.
+const NON_FINITE: [(&str, f64); 3] = [("NaN", f64::NAN), ("Infinity", f64::INFINITY), ("-Infinity", f64::NEG_INFINITY)];
+
+/// The `$float` name of a float that is not finite.
+fn non_finite_name(v: f64) -> &'static str {
+    if v.is_nan() {
+        "NaN"
+    } else if v > 0.0 {
+        "Infinity"
+    } else {
+        "-Infinity"
+    }
+}
+
+/// Float equality for key fields: IEEE equality, and a NaN equals a NaN
+/// (keys are identities; the state writes every NaN as the same value).
+fn same_float(a: f64, b: f64) -> bool {
+    a == b || (a.is_nan() && b.is_nan())
+}
+
+/// Equality of key fields of records (an integer never equals a float).
+fn same_key_field(a: &Node, b: &Node) -> bool {
+    match (a, b) {
+        (Node::Float(a), Node::Float(b)) => same_float(*a, *b),
+        _ => a == b,
+    }
+}
+
 /// A value of a [`JsonState`]: a record's value, a nested object or array, or
 /// a record's key.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,8 +108,10 @@ impl Node {
         match value {
             Scalar::Int32(v) => Node::Int(v as i64),
             Scalar::Int64(v) => Node::Int(v),
-            // Through the shortest decimal, so 0.1f32 stays 0.1.
-            Scalar::Float32(v) => Node::Float(v.to_string().parse().unwrap_or(v as f64)),
+            // Through the shortest decimal, so 0.1f32 stays 0.1 (NaN and the
+            // infinities convert exactly).
+            Scalar::Float32(v) if v.is_finite() => Node::Float(v.to_string().parse().unwrap_or(v as f64)),
+            Scalar::Float32(v) => Node::Float(v as f64),
             Scalar::Float64(v) => Node::Float(v),
             Scalar::Bool(v) => Node::Bool(v),
             Scalar::String(v) => Node::String(v.into()),
@@ -83,7 +125,7 @@ impl Node {
         match (self, wanted) {
             (Node::Int(have), want) if want.as_i64().is_some() => Some(*have) == want.as_i64(),
             (Node::Int(have), want) => Some(*have as f64) == want.as_f64(),
-            (Node::Float(have), want) => Some(*have) == want.as_f64(),
+            (Node::Float(have), want) => want.as_f64().is_some_and(|want| same_float(*have, want)),
             (Node::Bool(have), Scalar::Bool(want)) => *have == want,
             (Node::String(have), Scalar::String(want)) => str_eq(have, want),
             (Node::String(have), Scalar::Bytes(want)) => have.as_bytes() == want,
@@ -103,7 +145,10 @@ impl Node {
             Node::Null => Json::Null,
             Node::Bool(v) => json!(v),
             Node::Int(v) => json!(v),
-            Node::Float(v) => serde_json::Number::from_f64(*v).map(Json::Number).unwrap_or(Json::Null),
+            Node::Float(v) => match serde_json::Number::from_f64(*v) {
+                Some(number) => Json::Number(number),
+                None => json!({ "$float": non_finite_name(*v) }),
+            },
             Node::String(v) => json!(v),
             Node::Bytes(v) => json!({ "$bytes": BASE64.encode(v) }),
             Node::QName(v, _) => json!({ "$qname": v }),
@@ -142,7 +187,7 @@ impl Node {
         })
     }
 
-    /// `{"$bytes": …}` and `{"$qname": …}`.
+    /// `{"$bytes": …}`, `{"$qname": …}` and `{"$float": …}`.
     fn parse_tagged(map: &Map<String, Json>, path: &str) -> Result<Option<Node>> {
         if map.len() != 1 {
             return Ok(None);
@@ -157,7 +202,15 @@ impl Node {
                 Some(dot) if dot > 0 && dot + 1 < text.len() => Ok(Some(Node::QName(text.as_str().into(), dot))),
                 _ => Err(invalid(format!("$qname {text:?} is not <package path>.<Entity>"))),
             },
-            Some((tag, _)) if tag == "$bytes" || tag == "$qname" => Err(invalid(format!("{tag} takes a string"))),
+            Some((tag, Json::String(text))) if tag == "$float" => {
+                match NON_FINITE.iter().find(|(name, _)| name == text) {
+                    Some((_, value)) => Ok(Some(Node::Float(*value))),
+                    None => Err(invalid(format!(
+                        "$float {text:?} is not one of \"NaN\", \"Infinity\", \"-Infinity\" (finite numbers are JSON numbers)"
+                    ))),
+                }
+            }
+            Some((tag, _)) if TAGS.contains(&tag.as_str()) => Err(invalid(format!("{tag} takes a string"))),
             _ => Ok(None),
         }
     }
@@ -224,6 +277,11 @@ pub struct JsonState {
 impl JsonState {
     /// Parses a state from JSON text.
     pub fn from_json_str(text: &str) -> Result<Self> {
+        if text.trim().is_empty() {
+            // Said plainly: an empty file is more often a truncated one than a
+            // state meant to be empty.
+            return Err(Error::InvalidState("empty (a state with no storages is {})".into()));
+        }
         let json: Json = serde_json::from_str(text).map_err(|e| Error::InvalidState(format!("not JSON: {e}")))?;
         Self::from_json(&json)
     }
@@ -231,7 +289,18 @@ impl JsonState {
     /// Reads a state file.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
+        let file = std::fs::File::open(path)
+            .map_err(|e| Error::InvalidState(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_reader(file, path)
+    }
+
+    /// Reads a state from `reader`, an open state file (one the caller has
+    /// locked, say); errors name it `path`.
+    pub fn from_reader(mut reader: impl std::io::Read, path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let mut text = String::new();
+        reader
+            .read_to_string(&mut text)
             .map_err(|e| Error::InvalidState(format!("cannot read {}: {e}", path.display())))?;
         Self::from_json_str(&text).map_err(|e| match e {
             Error::InvalidState(message) => Error::InvalidState(format!("{}: {message}", path.display())),
@@ -352,7 +421,7 @@ impl JsonState {
                 let same_key = |r: &&mut Record| {
                     r.entity == record.entity
                         && r.key.len() == record.key.len()
-                        && record.key.iter().all(|(k, v)| r.key.iter().any(|(k2, v2)| k == k2 && v == v2))
+                        && record.key.iter().all(|(k, v)| r.key.iter().any(|(k2, v2)| k == k2 && same_key_field(v, v2)))
                 };
                 match records.iter_mut().find(same_key) {
                     Some(existing) => existing.value = record.value,
@@ -501,6 +570,14 @@ mod tests {
         let k = key("sys.IoErrorStorage", "", &[]);
         assert_eq!(state.query(&k).unwrap_err().message(), "disk unavailable");
         assert!(state.read(&k, &mut |_, _| ControlFlow::Continue(())).is_err());
+        assert_eq!(state.check_insert(&k).unwrap_err().message(), "disk unavailable");
+        // The key's storage decides whether an update may be made, not the
+        // storage the existing value came from.
+        let existing = state.query(&key("sys.Scalar", "", &[])).unwrap().unwrap();
+        assert_eq!(state.check_update(&k, &existing).unwrap_err().message(), "disk unavailable");
+        let working = key("sys.View", "mypkg.TestView", &[]);
+        assert!(state.check_insert(&working).is_ok() && state.check_update(&working, &existing).is_ok());
+        assert!(state.check_insert(&key("sys.NotInTheFile", "", &[])).is_ok());
     }
 
     #[test]
@@ -554,6 +631,14 @@ mod tests {
             (r#"{"s": [{"value": {"$bytes": "!!"}}]}"#, "s[0].value"),
             (r#"{"s": [{"value": {"$qname": "noDot"}}]}"#, "noDot"),
             (r#"{"s": [{"entity": 3}]}"#, "s[0].entity"),
+            (
+                r#"{"s": [{"value": {"f": {"$float": "nan"}}}]}"#,
+                r#"s[0].value.f: $float "nan" is not one of "NaN", "Infinity", "-Infinity""#,
+            ),
+            (r#"{"s": [{"value": {"$float": "1.5"}}]}"#, "finite numbers are JSON numbers"),
+            (r#"{"s": [{"value": {"$float": 1.5}}]}"#, "s[0].value: $float takes a string"),
+            ("", "empty (a state with no storages is {})"),
+            (" \n", "empty"),
         ] {
             let err = JsonState::from_json_str(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{text}: {err}");
@@ -590,5 +675,55 @@ mod tests {
         let mut orphan = update.clone();
         orphan["key"] = json!({"pk": 99});
         assert!(state.apply_intent(&orphan).unwrap_err().to_string().contains("not in sys.View"));
+    }
+    #[test]
+    fn non_finite_floats_are_tagged_and_round_trip() {
+        let text = r#"{"sys.F": [{"key": {"k": {"$float": "NaN"}}, "value": {"n": {"$float": "NaN"}, "p": {"$float": "Infinity"}, "m": {"$float": "-Infinity"}, "list": [{"$float": "NaN"}, 1.5]}}]}"#;
+        let mut state = JsonState::from_json_str(text).unwrap();
+        let v = state.query(&key("sys.F", "", &[])).unwrap().unwrap();
+        let Some(Field::Scalar(Scalar::Float64(n))) = v.field("n") else { panic!("NaN reads as a float") };
+        assert!(n.is_nan());
+        assert_eq!(v.field("p"), Some(Field::Scalar(Scalar::Float64(f64::INFINITY))));
+        assert_eq!(v.field("m"), Some(Field::Scalar(Scalar::Float64(f64::NEG_INFINITY))));
+        assert_eq!(state.to_json(), serde_json::from_str::<Json>(text).unwrap(), "written as read");
+
+        // A NaN key field is found by a NaN, of either width.
+        assert!(state.query(&key("sys.F", "", &[("k", Scalar::Float32(f32::NAN))])).unwrap().is_some());
+        assert!(state.query(&key("sys.F", "", &[("k", Scalar::Float64(1.0))])).unwrap().is_none());
+
+        // Put by a guest, of both widths: tagged in the intent, and applied as floats.
+        let mut row = Row::default();
+        for (name, value) in [
+            ("nan64", Scalar::Float64(f64::NAN)),
+            ("inf64", Scalar::Float64(f64::INFINITY)),
+            ("ninf64", Scalar::Float64(f64::NEG_INFINITY)),
+            ("nan32", Scalar::Float32(f32::NAN)),
+            ("inf32", Scalar::Float32(f32::INFINITY)),
+            ("ninf32", Scalar::Float32(f32::NEG_INFINITY)),
+            ("max32", Scalar::Float32(f32::MAX)),
+        ] {
+            row.put(name, value);
+        }
+        let k = key("sys.F", "", &[("k", Scalar::Float64(f64::NAN))]);
+        let update =
+            JsonState::intent_json(&Intent { kind: IntentKind::Update { existing: &v }, key: &k, value: &row });
+        let (nan, inf, ninf) =
+            (json!({"$float": "NaN"}), json!({"$float": "Infinity"}), json!({"$float": "-Infinity"}));
+        assert_eq!(update["key"], json!({"k": nan}));
+        for (name, want) in
+            [("nan64", &nan), ("inf64", &inf), ("ninf64", &ninf), ("nan32", &nan), ("inf32", &inf), ("ninf32", &ninf)]
+        {
+            assert_eq!(&update["value"][name], want, "{name}");
+        }
+        assert_eq!(update["value"]["max32"], json!(3.4028235e38));
+        // The update finds the record by its NaN key; nothing becomes null.
+        state.apply_intent(&update).unwrap();
+        let written = serde_json::to_string(&state.to_json()).unwrap();
+        assert!(!written.contains("null"), "{written}");
+        let again = JsonState::from_json_str(&written).unwrap();
+        let v = again.query(&k).unwrap().unwrap();
+        assert_eq!(v.field("ninf32"), Some(Field::Scalar(Scalar::Float64(f64::NEG_INFINITY))));
+        assert!(matches!(v.field("nan32"), Some(Field::Scalar(Scalar::Float64(x))) if x.is_nan()));
+        assert_eq!(again.to_json(), state.to_json());
     }
 }

@@ -16,9 +16,12 @@
 //
 // A state is a JSON object of storages; a storage is an array of records
 // ({"entity": "mypkg.TestView", "key": {"pk": 1}, "value": {…}}, entity and
-// key optional) or {"$error": "message"}, which fails every host call on it.
-// Scalars are JSON numbers, strings and booleans, {"$bytes": "<base64>"} and
-// {"$qname": "<package path>.<Entity>"}.
+// key optional) or {"$error": "message"}, which fails every host call on it
+// (reads, and NewValue and UpdateValue at a key in it). Scalars are JSON
+// numbers, strings and booleans, {"$bytes": "<base64>"},
+// {"$qname": "<package path>.<Entity>"} and {"$float": "NaN" | "Infinity" |
+// "-Infinity"} (the floats JSON numbers cannot hold, which intents and
+// Host.JSON write so too). The whole format: docs/STATE-FORMAT.md.
 //
 // Runs are serialized (the extension API is package-level, as on wasm), so
 // parallel tests may use it; an extension must not call Run itself.
@@ -178,7 +181,8 @@ func sameFields(a, b *node) bool {
 	return true
 }
 
-// equalNodes is the engine's node equality: an integer never equals a float.
+// equalNodes is the engine's equality of key fields: an integer never equals
+// a float, and a NaN equals a NaN.
 func equalNodes(a, b *node) bool {
 	if a.kind != b.kind {
 		return false
@@ -189,7 +193,7 @@ func equalNodes(a, b *node) bool {
 	case nodeInt:
 		return a.i == b.i
 	case nodeFloat:
-		return a.f == b.f
+		return sameFloat(a.f, b.f)
 	case nodeString, nodeQName:
 		return a.s == b.s
 	case nodeBytes:

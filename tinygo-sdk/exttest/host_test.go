@@ -3,6 +3,7 @@ package exttest_test
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,6 +54,13 @@ func TestErrorsReadAsTheEngines(t *testing.T) {
 			`entity "pkg.V", key {pk: 1, s: "x\"y", f: 1000000000000000000000, g: 0.1, b: <2 bytes>, q: a.b.C, t: true}`},
 		{"state", `{"sys.Event": {"$error": "disk unavailable"}}`, func() { event() }, exttest.KindState,
 			`extension mock/TestErrorsReadAsTheEngines: hostGetValue(keyBuilder): state error: disk unavailable`},
+		{"new value", `{"sys.SendMail": {"$error": "test i/o error"}}`, func() {
+			ext.NewValue(ext.KeyBuilder(ext.StorageSendMail, ext.NullEntity))
+		}, exttest.KindState, `extension mock/TestErrorsReadAsTheEngines: hostNewValue(keyBuilder): state error: test i/o error`},
+		// The key's storage decides, not the existing value's.
+		{"update value", `{"sys.Event": [{"value": {"n": 5}}], "sys.View": {"$error": "test i/o error"}}`, func() {
+			ext.UpdateValue(ext.KeyBuilder(ext.StorageView, "pkg.V"), event())
+		}, exttest.KindState, `extension mock/TestErrorsReadAsTheEngines: hostUpdateValue(keyBuilder): state error: test i/o error`},
 		{"type", typed, func() { event().AsString("n") }, exttest.KindTypeMismatch,
 			`extension mock/TestErrorsReadAsTheEngines: hostValueAsString(namePtr): field "n" is int64, read as string`},
 		{"range", typed, func() { event().AsInt32("big") }, exttest.KindTypeMismatch,
@@ -157,15 +165,54 @@ func TestIntentsApplyAndRender(t *testing.T) {
 	}
 }
 
+// NaN and the infinities are {"$float": …} in intents and in the state, as
+// on the engine, and survive Apply and a re-read: no number becomes null.
+func TestNonFiniteFloatsSurviveJSON(t *testing.T) {
+	h := host(t, `{"sys.View": [{"key": {"k": {"$float": "NaN"}}, "value": {"was": {"$float": "-Infinity"}}}]}`)
+	intents, err := h.RunAndApply(func() {
+		key := ext.KeyBuilder(ext.StorageView, "").PutFloat64("k", math.NaN())
+		existing := ext.MustGetValue(key)
+		if v := existing.AsFloat64("was"); !math.IsInf(v, -1) {
+			panic(fmt.Sprint("read ", v))
+		}
+		ext.UpdateValue(key, existing).PutFloat64("nan64", math.NaN()).PutFloat64("inf64", math.Inf(1)).
+			PutFloat64("ninf64", math.Inf(-1)).PutFloat32("nan32", float32(math.NaN())).
+			PutFloat32("inf32", float32(math.Inf(1))).PutFloat32("ninf32", float32(math.Inf(-1)))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const nan, inf, ninf = `{"$float":"NaN"}`, `{"$float":"Infinity"}`, `{"$float":"-Infinity"}`
+	want := `{"op":"update","storage":"sys.View","entity":"","key":{"k":` + nan + `},"value":{"was":` + ninf +
+		`,"nan64":` + nan + `,"inf64":` + inf + `,"ninf64":` + ninf + `,"nan32":` + nan + `,"inf32":` + inf + `,"ninf32":` + ninf + `}}`
+	if intents[0].JSON() != want {
+		t.Fatalf("%s\nwant %s", intents[0].JSON(), want)
+	}
+	if v, ok := intents[0].Value["nan32"].(float64); !ok || !math.IsNaN(v) {
+		t.Fatalf("%#v", intents[0].Value)
+	}
+	state := h.JSON()
+	if want := `{"sys.View":[{"key":{"k":` + nan + `},"value":` + want[strings.Index(want, `"value":`)+8:len(want)-1] + `}]}`; state != want {
+		t.Fatalf("the update was not applied to the record with the NaN key:\n%s\nwant %s", state, want)
+	}
+	again, err := exttest.FromJSON(state)
+	if err != nil || again.JSON() != state {
+		t.Fatalf("%v\n%s\n%s", err, state, again.JSON())
+	}
+}
+
 func TestInvalidStatesSayWhere(t *testing.T) {
 	for text, needle := range map[string]string{
 		`[]`:                                   "top level",
 		`{"s": 5}`:                             "s: a storage",
 		`{"s": [{"key": {"k": {"a": 1}}}]}`:    "s[0].key.k",
 		`{"s": [{"value": {"$bytes": "!!"}}]}`: "s[0].value",
-		`{"s": [{"value": {"$qname": "noDot"}}]}`: "noDot",
-		`{"s": [{"entity": 3}]}`:                  "s[0].entity",
-		`{"s": [] `:                               "not JSON",
+		`{"s": [{"value": {"$qname": "noDot"}}]}`:      "noDot",
+		`{"s": [{"entity": 3}]}`:                       "s[0].entity",
+		`{"s": [] `:                                    "not JSON",
+		`{"s": [{"value": {"f": {"$float": "nan"}}}]}`: `s[0].value.f: $float "nan" is not one of "NaN", "Infinity", "-Infinity"`,
+		`{"s": [{"value": {"$float": 1.5}}]}`:          "s[0].value: $float takes a string",
+		" \n":                                          "invalid state: empty (a state with no storages is {})",
 	} {
 		if _, err := exttest.FromJSON(text); err == nil || !strings.Contains(err.Error(), needle) {
 			t.Errorf("%s: %v (lacks %q)", text, err, needle)

@@ -35,7 +35,7 @@ func newIntent(op, storage, entity string, key, value *node) Intent {
 
 // JSON is the intent as the engine renders it (`extwasm run` prints the
 // same): {"op", "storage", "entity", "key", "value"}, in the state file's
-// encoding ($bytes, $qname), fields in the order they were put.
+// encoding ($bytes, $qname, $float), fields in the order they were put.
 func (i Intent) JSON() string {
 	key, value, err := i.nodes()
 	var out strings.Builder

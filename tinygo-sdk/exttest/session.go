@@ -367,7 +367,10 @@ func (s *session) ReadValues(key uint64, each func(key, value uint64)) {
 }
 
 func (s *session) NewValue(key uint64) uint64 {
-	index := s.decode("hostNewValue", "keyBuilder", key, handleKeyBuilder, len(s.keys))
+	const call = "hostNewValue"
+	index := s.decode(call, "keyBuilder", key, handleKeyBuilder, len(s.keys))
+	// As the engine: a failing storage refuses writes too.
+	s.records(call, &s.keys[index])
 	s.intents = append(s.intents, intentSlot{key: index, existing: -1})
 	return s.encode(handleIntent, len(s.intents)-1)
 }
@@ -376,6 +379,7 @@ func (s *session) UpdateValue(key, existing uint64) uint64 {
 	const call = "hostUpdateValue"
 	index := s.decode(call, "keyBuilder", key, handleKeyBuilder, len(s.keys))
 	value := s.decode(call, "existingValue", existing, handleValue, len(s.values))
+	s.records(call, &s.keys[index]) // the storage of the key, not of the existing value
 	s.intents = append(s.intents, intentSlot{key: index, existing: value})
 	return s.encode(handleIntent, len(s.intents)-1)
 }

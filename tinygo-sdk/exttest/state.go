@@ -93,6 +93,11 @@ func invalid(format string, args ...any) error {
 
 // parseState reads a state in the engine's JSON state format.
 func parseState(text []byte) (*state, error) {
+	if len(bytes.TrimSpace(text)) == 0 {
+		// Said plainly, as the engine does: an empty file is more often a
+		// truncated one than a state meant to be empty.
+		return nil, invalid("empty (a state with no storages is {})")
+	}
 	decoder := json.NewDecoder(bytes.NewReader(text))
 	decoder.UseNumber()
 	root, err := parseJSON(decoder)
@@ -218,7 +223,14 @@ func parseNode(j *jsonValue, path string) (*node, error) {
 				return nil, invalid("%s: $qname %q is not <package path>.<Entity>", path, content.text)
 			}
 			return &node{kind: nodeQName, s: content.text, dot: dot}, nil
-		case tag == "$bytes" || tag == "$qname":
+		case tag == "$float" && content.kind == jsonString:
+			f, ok := nonFinite[content.text]
+			if !ok {
+				return nil, invalid("%s: $float %s is not one of \"NaN\", \"Infinity\", \"-Infinity\" (finite numbers are JSON numbers)",
+					path, rustQuote(content.text))
+			}
+			return &node{kind: nodeFloat, f: f}, nil
+		case tag == "$bytes" || tag == "$qname" || tag == "$float":
 			return nil, invalid("%s: %s takes a string", path, tag)
 		}
 	}
@@ -231,6 +243,15 @@ func parseNode(j *jsonValue, path string) (*node, error) {
 		n.fields = append(n.fields, field{member.name, child})
 	}
 	return n, nil
+}
+
+// nonFinite are the floats JSON numbers cannot hold, by their $float names.
+var nonFinite = map[string]float64{"NaN": math.NaN(), "Infinity": math.Inf(1), "-Infinity": math.Inf(-1)}
+
+// sameFloat is float equality for key fields: IEEE equality, and a NaN
+// equals a NaN (keys are identities; the state writes every NaN the same).
+func sameFloat(a, b float64) bool {
+	return a == b || (math.IsNaN(a) && math.IsNaN(b))
 }
 
 func isRangeError(err error) bool {
@@ -251,7 +272,7 @@ func (n *node) matches(want *scalar) bool {
 		return ok && float64(n.i) == f
 	case nodeFloat:
 		f, ok := want.asFloat()
-		return ok && n.f == f
+		return ok && sameFloat(n.f, f)
 	case nodeBool:
 		return want.kind == scalarBool && n.b == want.b
 	case nodeString:
@@ -399,8 +420,12 @@ func nodeOf(v any) (*node, error) {
 	return nil, fmt.Errorf("%T is not a value of the JSON state", v)
 }
 
-// float32Decimal is v as the float64 of its shortest decimal.
+// float32Decimal is v as the float64 of its shortest decimal (NaN and the
+// infinities convert exactly).
 func float32Decimal(v float32) float64 {
+	if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+		return float64(v)
+	}
 	f, err := strconv.ParseFloat(strconv.FormatFloat(float64(v), 'g', -1, 32), 64)
 	if err != nil {
 		return float64(v)
@@ -452,11 +477,19 @@ func (n *node) writeJSON(out *strings.Builder) {
 	}
 }
 
-// writeFloat writes a float as serde_json does: with a fraction or exponent
-// (2.0, not 2), and null for what JSON cannot hold.
+// writeFloat writes a float as the engine does: with a fraction or exponent
+// (2.0, not 2), as serde_json writes numbers, and what JSON numbers cannot
+// hold as {"$float": "NaN" | "Infinity" | "-Infinity"}.
 func writeFloat(out *strings.Builder, f float64) {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		out.WriteString("null")
+	switch {
+	case math.IsNaN(f):
+		out.WriteString(`{"$float":"NaN"}`)
+		return
+	case math.IsInf(f, 1):
+		out.WriteString(`{"$float":"Infinity"}`)
+		return
+	case math.IsInf(f, -1):
+		out.WriteString(`{"$float":"-Infinity"}`)
 		return
 	}
 	format := byte('f')

@@ -11,5 +11,7 @@ func TestConformance(t *testing.T) {
 	conformance.Run(t, "readvalues", map[string]func(){
 		"copyAllTypes": copyAllTypes,
 		"orderTotals":  orderTotals,
+		"putNonFinite": putNonFinite,
+		"archiveTotal": archiveTotal,
 	})
 }

@@ -1,9 +1,15 @@
 // Reads with a callback (nested ones too) and every field type: keys by
-// name, values by name and by index, nested values, and puts of every type;
-// the behaviour (and the host calls) of examples/rust/readvalues.
+// name, values by name and by index, nested values, and puts of every type,
+// the floats JSON numbers cannot hold included; and an update whose existing
+// value comes from another storage than its key. The behaviour (and the
+// host calls) of examples/rust/readvalues.
 package main
 
-import "example.invalid/extwasm/tinygo-sdk/ext"
+import (
+	"math"
+
+	"example.invalid/extwasm/tinygo-sdk/ext"
+)
 
 func main() {}
 
@@ -80,4 +86,37 @@ func orderTotals() {
 		key.PutInt64("id", id)
 		ext.NewValue(key).PutString("customer", customer).PutInt64("total", total).PutInt32("lines", count)
 	})
+}
+
+// putNonFinite inserts into the view mypkg.Floats (key id = 1) NaN, +Inf and
+// -Inf as float64 (nan64, inf64, ninf64) and as float32 (nan32, inf32,
+// ninf32): the floats a JSON number cannot hold.
+//
+//go:wasmexport putNonFinite
+func putNonFinite() {
+	key := ext.KeyBuilder(ext.StorageView, "mypkg.Floats")
+	key.PutInt64("id", 1)
+	ext.NewValue(key).
+		PutFloat64("nan64", math.NaN()).
+		PutFloat64("inf64", math.Inf(1)).
+		PutFloat64("ninf64", math.Inf(-1)).
+		PutFloat32("nan32", float32(math.NaN())).
+		PutFloat32("inf32", float32(math.Inf(1))).
+		PutFloat32("ninf32", float32(math.Inf(-1)))
+}
+
+// archiveTotal archives the total of order 1: it gets mypkg.OrderTotals (key
+// id = 1) from the view and updates mypkg.ArchivedTotals with the same key in
+// sys.Record from it, marked archived. The existing value comes from one
+// storage and the intent's key names another: whether the write may be made
+// is for the key's storage to say.
+//
+//go:wasmexport archiveTotal
+func archiveTotal() {
+	total := ext.KeyBuilder(ext.StorageView, "mypkg.OrderTotals")
+	total.PutInt64("id", 1)
+	existing := ext.MustGetValue(total)
+	archived := ext.KeyBuilder(ext.StorageRecord, "mypkg.ArchivedTotals")
+	archived.PutInt64("id", 1)
+	ext.UpdateValue(archived, existing).PutBool("archived", true)
 }

@@ -49,8 +49,10 @@ pub const BASICUSAGE: Module = module!(
     Some("basicusage-pkg.wasm")
 );
 
-/// copyAllTypes, orderTotals: reads with a callback and every field type.
-pub const READVALUES: Module = module!("readvalues", &["copyAllTypes", "orderTotals"], None);
+/// copyAllTypes, orderTotals: reads with a callback and every field type;
+/// putNonFinite, archiveTotal: non-finite floats, an update across storages.
+pub const READVALUES: Module =
+    module!("readvalues", &["copyAllTypes", "orderTotals", "putNonFinite", "archiveTotal"], None);
 
 /// TinyGo's simple, arrAppend, arrReset, arrAppend2, longFunc; Rust's
 /// zeroedAfterFree, exhaustMemory; everyHostCall and heapStats (host calls

@@ -48,7 +48,8 @@ pub const BENCHMARKS: Module = module!("benchmarks", benchmarks, Some("benchmark
 /// NewOrder, CalcOrderedItems, updateSubscriptionProjector, incrementProjector.
 pub const BASICUSAGE: Module = module!("basicusage", basicusage, Some("basicusage-pkg.wasm"));
 
-/// copyAllTypes, orderTotals: reads with a callback and every field type.
+/// copyAllTypes, orderTotals: reads with a callback and every field type;
+/// putNonFinite, archiveTotal: non-finite floats, an update across storages.
 pub const READVALUES: Module = module!("readvalues", readvalues, None);
 
 /// simple, zeroedAfterFree, exhaustMemory: the allocator.

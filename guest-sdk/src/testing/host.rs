@@ -296,6 +296,8 @@ pub(crate) fn read_values(key_builder: u64, each: &mut dyn FnMut(u64, u64)) {
 pub(crate) fn new_value(key_builder: u64) -> u64 {
     call(ffi::NEW_VALUE, |s| {
         let key = s.decode(key_builder, Kind::KeyBuilder, "keyBuilder")?;
+        // As the engine: the state may refuse the write (a failing storage does).
+        s.state.check_insert(&s.keys[key]).map_err(Fault::State)?;
         s.intents.push(IntentSlot { key, existing: None, row: Row::default() });
         Ok(s.encode(Kind::Intent, s.intents.len() - 1))
     })
@@ -305,6 +307,7 @@ pub(crate) fn update_value(key_builder: u64, existing: u64) -> u64 {
     call(ffi::UPDATE_VALUE, |s| {
         let key = s.decode(key_builder, Kind::KeyBuilder, "keyBuilder")?;
         let existing = s.decode(existing, Kind::Value, "existingValue")?;
+        s.state.check_update(&s.keys[key], &s.values[existing]).map_err(Fault::State)?;
         s.intents.push(IntentSlot { key, existing: Some(existing), row: Row::default() });
         Ok(s.encode(Kind::Intent, s.intents.len() - 1))
     })

@@ -71,6 +71,17 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_mail_storage_refuses_the_mail() {
+        let state = r#"{"sys.Event": [{"value": {}}], "sys.SendMail": {"$error": "test i/o error"}}"#;
+        let err = MockHost::from_json(state).unwrap().run(one_get_one_intent_5_calls).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::State);
+        assert_eq!(
+            err.to_string(),
+            "extension mock/one_get_one_intent_5_calls: hostNewValue(keyBuilder): state error: test i/o error"
+        );
+    }
+
+    #[test]
     fn gets_fail_without_their_records() {
         let host = MockHost::from_json("{}").unwrap();
         assert_eq!(host.run(one_key_1_call).unwrap().len(), 0);

@@ -1,15 +1,19 @@
 //! Reads with a callback (nested ones too) and every field type: keys by
-//! name, values by name and by index, nested values, and puts of every type.
+//! name, values by name and by index, nested values, and puts of every type,
+//! the floats JSON numbers cannot hold included; and an update whose existing
+//! value comes from another storage than its key.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
-use extwasm_guest_sdk::{Ext, STORAGE_VIEW, extension};
+use extwasm_guest_sdk::{Ext, STORAGE_RECORD, STORAGE_VIEW, extension};
 
 extension! {
     /// The extensions of this module.
     pub const EXTENSIONS = [
         copyAllTypes => copy_all_types,
         orderTotals => order_totals,
+        putNonFinite => put_non_finite,
+        archiveTotal => archive_total,
     ];
 }
 
@@ -80,6 +84,35 @@ pub fn order_totals(ext: Ext<'_>) {
     });
 }
 
+/// Inserts into the view `mypkg.Floats` (key `id` = 1) NaN, +∞ and −∞ as
+/// float64 (`nan64`, `inf64`, `ninf64`) and as float32 (`nan32`, `inf32`,
+/// `ninf32`): the floats a JSON number cannot hold.
+pub fn put_non_finite(ext: Ext<'_>) {
+    let key = ext.key_builder(STORAGE_VIEW, "mypkg.Floats");
+    key.put_int64("id", 1);
+    ext.new_value(&key)
+        .put_float64("nan64", f64::NAN)
+        .put_float64("inf64", f64::INFINITY)
+        .put_float64("ninf64", f64::NEG_INFINITY)
+        .put_float32("nan32", f32::NAN)
+        .put_float32("inf32", f32::INFINITY)
+        .put_float32("ninf32", f32::NEG_INFINITY);
+}
+
+/// Archives the total of order 1: gets `mypkg.OrderTotals` (key `id` = 1)
+/// from the view and updates `mypkg.ArchivedTotals` with the same key in
+/// `sys.Record` from it, marked `archived`. The existing value comes from
+/// one storage and the intent's key names another: whether the write may be
+/// made is for the key's storage to say.
+pub fn archive_total(ext: Ext<'_>) {
+    let total = ext.key_builder(STORAGE_VIEW, "mypkg.OrderTotals");
+    total.put_int64("id", 1);
+    let existing = ext.must_get_value(&total);
+    let archived = ext.key_builder(STORAGE_RECORD, "mypkg.ArchivedTotals");
+    archived.put_int64("id", 1);
+    ext.update_value(&archived, &existing).put_bool("archived", true);
+}
+
 #[cfg(test)]
 mod tests {
     use extwasm_guest_sdk::testing::{ErrorKind, MockHost};
@@ -126,6 +159,37 @@ mod tests {
                 (&json!(2), &json!({"customer": "Grace", "total": 24, "lines": 3})),
                 (&json!(3), &json!({"customer": "Linus", "total": 0, "lines": 0})),
             ]
+        );
+    }
+
+    #[test]
+    fn non_finite_floats_are_tagged() {
+        let intents = MockHost::from_json("{}").unwrap().run(put_non_finite).unwrap();
+        let (nan, inf, ninf) =
+            (json!({"$float": "NaN"}), json!({"$float": "Infinity"}), json!({"$float": "-Infinity"}));
+        assert_eq!(
+            intents[0]["value"],
+            json!({"nan64": nan, "inf64": inf, "ninf64": ninf, "nan32": nan, "inf32": inf, "ninf32": ninf})
+        );
+    }
+
+    #[test]
+    fn the_archive_is_updated_from_the_view_unless_it_fails() {
+        let state = r#"{"sys.View": [{"entity": "mypkg.OrderTotals", "key": {"id": 1}, "value": {"total": 150}}],
+                        "sys.Record": [{"entity": "mypkg.ArchivedTotals", "key": {"id": 1}, "value": {}}]}"#;
+        let intents = MockHost::from_json(state).unwrap().run(archive_total).unwrap();
+        assert_eq!(
+            intents,
+            [json!({"op": "update", "storage": "sys.Record", "entity": "mypkg.ArchivedTotals", "key": {"id": 1},
+                    "value": {"total": 150, "archived": true}})]
+        );
+        let failing = r#"{"sys.View": [{"entity": "mypkg.OrderTotals", "key": {"id": 1}, "value": {}}],
+                          "sys.Record": {"$error": "test i/o error"}}"#;
+        let err = MockHost::from_json(failing).unwrap().run(archive_total).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::State);
+        assert_eq!(
+            err.to_string(),
+            "extension mock/archive_total: hostUpdateValue(keyBuilder): state error: test i/o error"
         );
     }
 
