@@ -532,7 +532,6 @@ fn host_limit_flags_are_validated() {
 }
 
 #[test]
-#[ignore = "needs the engine's host budget"]
 fn max_handles_stops_a_guest_that_makes_more() {
     let dir = scratch("max-handles", "{}");
     let state = dir.join("state.json");
@@ -544,7 +543,6 @@ fn max_handles_stops_a_guest_that_makes_more() {
 }
 
 #[test]
-#[ignore = "needs the engine's load deadline"]
 fn load_timeout_stops_a_module_whose_initialisation_never_ends() {
     let dir = scratch("load-timeout", "{}");
     let module = dir.join("spin.wat");

@@ -44,10 +44,13 @@ enum Node {
     Bool(bool),
     Int(i64),
     Float(f64),
-    String(Box<str>),
-    Bytes(Box<[u8]>),
+    // Shared, like objects and arrays: a guest can ask for a handle to a
+    // scalar record as often as its handle budget allows, and each must
+    // cost a reference count, not a copy.
+    String(Arc<str>),
+    Bytes(Arc<[u8]>),
     /// Full name and the position of the last dot.
-    QName(Box<str>, usize),
+    QName(Arc<str>, usize),
     Object(Arc<Object>),
     Array(Arc<[Node]>),
 }
@@ -149,9 +152,9 @@ impl Node {
                 Some(number) => Json::Number(number),
                 None => json!({ "$float": non_finite_name(*v) }),
             },
-            Node::String(v) => json!(v),
+            Node::String(v) => json!(&**v),
             Node::Bytes(v) => json!({ "$bytes": BASE64.encode(v) }),
-            Node::QName(v, _) => json!({ "$qname": v }),
+            Node::QName(v, _) => json!({ "$qname": &**v }),
             Node::Object(o) => Json::Object(o.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect()),
             Node::Array(a) => Json::Array(a.iter().map(Node::to_json).collect()),
         }

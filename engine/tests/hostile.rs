@@ -248,6 +248,29 @@ fn putting_a_field_again_reuses_its_space() {
 }
 
 #[test]
+fn handles_to_one_big_record_share_it() {
+    // 1000 handles to a 1 MiB scalar record of the reference state: each a
+    // reference count, not a copy (before: 1 GiB).
+    let wat = guest(
+        2,
+        r#"
+  (data (i32.const 0x160) "sys.Big")
+  (func (export "many") (local $i i32) (local $k i64)
+    (local.set $k (call $hostGetKey (i32.const 0x160) (i32.const 7) (i32.const 0) (i32.const 0)))
+    (loop $l
+      (drop (call $hostGetValue (local.get $k)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 1000)))))"#,
+    );
+    let mut w = worker(&wat, &["many"], Config::default());
+    let state = JsonState::from_json(&json!({"sys.Big": [{"value": "x".repeat(1 << 20)}]})).unwrap();
+    let grew = peak_growth(|| {
+        w.invoke(PKG, "many", &state).expect("1000 handles fit the budget");
+    });
+    assert!(grew < 256 << 10, "1000 handles to a 1 MiB record made the host allocate {grew} bytes");
+}
+
+#[test]
 fn a_budget_the_host_cannot_count_is_refused() {
     let error = Engine::new(Config::default().host_budget_bytes(5 << 30)).err().expect("over u32");
     assert_eq!(error.kind(), ErrorKind::Config, "{error}");
