@@ -19,6 +19,12 @@
 #![no_std]
 #![deny(missing_docs)]
 
+mod errors;
+mod handles;
+
+pub use errors::{ErrorKind, messages};
+pub use handles::{GENERATION_MASK, HandleFault, HandleKind, decode_handle, encode_handle};
+
 /// The ABI version this crate describes.
 pub const ABI_VERSION: &str = "0.0.1";
 
