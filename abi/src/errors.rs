@@ -196,9 +196,59 @@ pub mod messages {
     pub const NO_ELEMENT: &str = "no element {index}: out of range or not an array";
 }
 
+/// Writes `template` to `out` with each `{name}` replaced by the argument of
+/// that name; a placeholder without an argument is written as it stands.
+pub fn render(
+    out: &mut dyn core::fmt::Write,
+    template: &str,
+    args: &[(&str, &dyn core::fmt::Display)],
+) -> core::fmt::Result {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.write_str(&rest[..open])?;
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) => {
+                let name = &after[..close];
+                match args.iter().find(|(n, _)| *n == name) {
+                    Some((_, value)) => write!(out, "{value}")?,
+                    None => write!(out, "{{{name}}}")?,
+                }
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.write_str(&rest[open..])?;
+                rest = "";
+            }
+        }
+    }
+    out.write_str(rest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Text([u8; 128], usize);
+
+    impl core::fmt::Write for Text {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let end = self.1 + s.len();
+            self.0.get_mut(self.1..end).ok_or(core::fmt::Error)?.copy_from_slice(s.as_bytes());
+            self.1 = end;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn templates_render_their_parts() {
+        let mut text = Text([0; 128], 0);
+        render(&mut text, messages::FORGED_HANDLE, &[("kind", &"value"), ("index", &7)]).unwrap();
+        assert_eq!(core::str::from_utf8(&text.0[..text.1]), Ok("forged value handle: this invocation has no value #7"));
+        let mut text = Text([0; 128], 0);
+        render(&mut text, "{a} {unknown} {", &[("a", &1)]).unwrap();
+        assert_eq!(core::str::from_utf8(&text.0[..text.1]), Ok("1 {unknown} {"));
+    }
 
     #[test]
     fn kind_names_are_unique_snake_case() {

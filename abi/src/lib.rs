@@ -22,7 +22,7 @@
 mod errors;
 mod handles;
 
-pub use errors::{ErrorKind, messages};
+pub use errors::{ErrorKind, messages, render};
 pub use handles::{GENERATION_MASK, HandleFault, HandleKind, decode_handle, encode_handle};
 
 /// The ABI version this crate describes.

@@ -64,7 +64,7 @@ struct RunArgs {
     #[arg(long)]
     apply: bool,
     /// Memory limit of the instance, in 64 KiB pages.
-    #[arg(long, value_name = "N", default_value_t = Config::default().memory_limit())]
+    #[arg(long, value_name = "N", default_value_t = Config::default().get_memory_limit_pages())]
     memory_limit_pages: u32,
     /// Invoke N times on one worker (with --apply, intents are applied after each).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
@@ -99,6 +99,12 @@ struct SetupError(String);
 impl From<Error> for SetupError {
     fn from(error: Error) -> Self {
         SetupError(error.to_string())
+    }
+}
+
+impl From<extwasm_engine::JsonStateError> for SetupError {
+    fn from(error: extwasm_engine::JsonStateError) -> Self {
+        Error::from(error).into()
     }
 }
 

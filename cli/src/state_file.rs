@@ -56,7 +56,7 @@ impl StateFile {
 
     /// The state, read from the locked handle.
     pub fn read(&self) -> Result<JsonState, extwasm_engine::Error> {
-        JsonState::from_reader(&self.file, &self.shown)
+        Ok(JsonState::from_reader(&self.file, &self.shown)?)
     }
 
     /// Replaces the file with `text`: written to a temporary file next to it,

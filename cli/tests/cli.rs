@@ -514,8 +514,8 @@ fn host_limit_flags_are_validated() {
     let dir = scratch("limits", "{}");
     let state = dir.join("state.json");
     for (flags, needle) in [
-        (["--host-budget-bytes", "0"], "the host budget must be 1..="),
-        (["--max-handles", "0"], "max_handles must be at least 1"),
+        (["--host-budget-bytes", "0"], "host_budget_bytes: must be 1..="),
+        (["--max-handles", "0"], "max_handles: must be at least 1"),
     ] {
         let out = run_guest(&dir, "insert", &state, &flags);
         assert_eq!(out.status.code(), Some(2), "{flags:?}");

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use crate::state::StateError;
+use extwasm_state::StateError;
+pub use extwasm_state::budget::HostResource;
 
 /// `Result` with the engine's [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -221,41 +222,6 @@ pub enum Error {
         /// The panic's message.
         message: String,
     },
-}
-
-/// A budget of the host's own resources that an invocation can exhaust.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum HostResource {
-    /// Bytes the host holds for the invocation: key builders, rows (names,
-    /// strings, bytes), intents and handle tables.
-    Bytes,
-    /// Handles handed out in one invocation (key builders, values, keys,
-    /// intents).
-    Handles,
-    /// Fields on one key builder or intent.
-    RowFields,
-}
-
-impl HostResource {
-    /// The stable snake-case name (`"bytes"`, `"handles"`, `"row_fields"`).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            HostResource::Bytes => "bytes",
-            HostResource::Handles => "handles",
-            HostResource::RowFields => "row_fields",
-        }
-    }
-}
-
-impl fmt::Display for HostResource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            HostResource::Bytes => "the bytes the host holds for the invocation",
-            HostResource::Handles => "the handles of the invocation",
-            HostResource::RowFields => "the fields of one key builder or intent",
-        })
-    }
 }
 
 /// What a module was doing at load (or, for a module that could not be

@@ -71,17 +71,65 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
 use extwasm_abi::export;
+use extwasm_host::{LoadError, LoadPhase};
+use extwasm_state::{Field, KeyBuilder, State, StateError, Value};
 use wasmtime::{Instance, InstancePre, Linker, Module, Store, TypedFunc};
 use wasmtime_wizer::{InstanceState, SnapshotVal, Wizer};
 
-use crate::budget;
-use crate::error::{Error, LoadPhase, Result};
+use crate::engine::{Engine, Slot, ticks};
 use crate::host::{self, HostCtx};
-use crate::json_state::JsonState;
-use crate::package::{Engine, PackageInner, Slot};
-use crate::state::State;
-use crate::wasi;
+use crate::worker::trap_text;
+use crate::{Error, Result};
+
+/// What instances of a package are made of, besides their module.
+pub(crate) struct Blueprint {
+    /// The package's name.
+    pub(crate) name: Arc<str>,
+    /// Its extensions, sorted (how they are numbered).
+    pub(crate) extensions: Arc<[Box<str>]>,
+    /// `Some(exchange buffer address)` when the module is the pre-initialised
+    /// snapshot (instances need no initialisation).
+    pub(crate) preinitialized: Option<u32>,
+}
+
+/// The state of a store that never invokes an extension (initialisation at
+/// load): no value of it exists, and every host call that reads state fails
+/// outside an invocation before it could be asked.
+pub(crate) enum NoState {}
+
+/// [`NoState`]'s values and keys: none exist.
+pub(crate) enum NoValue {}
+
+impl Value for NoValue {
+    fn field(&self, _: &str) -> Option<Field<'_, Self>> {
+        match *self {}
+    }
+
+    fn element(&self, _: usize) -> Option<Field<'_, Self>> {
+        match *self {}
+    }
+
+    fn len(&self) -> Option<usize> {
+        match *self {}
+    }
+}
+
+impl State for NoState {
+    type Value = NoValue;
+    type Key = NoValue;
+
+    fn query(&self, _: &KeyBuilder) -> Result<Option<NoValue>, StateError> {
+        match *self {}
+    }
+
+    fn read(&self, _: &KeyBuilder, _: &mut dyn FnMut(NoValue, NoValue) -> ControlFlow<()>) -> Result<(), StateError> {
+        match *self {}
+    }
+}
 
 /// A live instance: its store, its extension functions (in the order of
 /// the package's sorted extension names) and the pool slot it holds.
@@ -106,7 +154,7 @@ impl<S: State> Live<S> {
 /// epoch deadline passes, and host calls look at the same ticks.
 fn new_store<S: State>(engine: &Engine, ctx: HostCtx<S>) -> Store<HostCtx<S>> {
     let mut store = Store::new(engine.wasmtime(), ctx);
-    store.limiter(|ctx| &mut ctx.limiter);
+    store.limiter(|ctx| ctx.limiter());
     if engine.config().get_fuel().is_some() {
         let _ = store.set_fuel(u64::MAX);
     }
@@ -117,7 +165,7 @@ fn new_store<S: State>(engine: &Engine, ctx: HostCtx<S>) -> Store<HostCtx<S>> {
 fn begin_initialisation<S: State>(engine: &Engine, store: &mut Store<HostCtx<S>>) {
     store.data_mut().begin_initialisation();
     if engine.config().uses_epochs() {
-        store.set_epoch_deadline(budget::ticks(engine.config().get_load_timeout()));
+        store.set_epoch_deadline(ticks(engine.config().get_load_timeout()));
     }
 }
 
@@ -131,17 +179,12 @@ fn wire_and_initialize<S: State>(
     instance: &Instance,
     run_init: bool,
 ) -> Result<u32> {
-    let memory = instance
-        .get_memory(&mut *store, export::MEMORY)
-        .ok_or_else(|| Error::load(package, "module exports no memory"))?;
+    let memory =
+        instance.get_memory(&mut *store, export::MEMORY).ok_or_else(|| Error::load(package, LoadError::NoMemory))?;
     let malloc = instance.get_typed_func::<i32, i32>(&mut *store, export::MALLOC).ok();
     let free = instance.get_typed_func::<i32, ()>(&mut *store, export::FREE).ok();
     let on_read = instance.get_typed_func::<(i64, i64), ()>(&mut *store, export::ON_READ_VALUE).ok();
-    let ctx = store.data_mut();
-    ctx.memory = Some(memory);
-    ctx.malloc = malloc.clone();
-    ctx.free = free;
-    ctx.on_read = on_read;
+    store.data_mut().wire(memory, malloc.clone(), free, on_read);
     if !run_init {
         return Ok(0);
     }
@@ -154,11 +197,11 @@ fn wire_and_initialize<S: State>(
         .find_map(|(entry, phase)| instance.get_typed_func::<(), ()>(&mut *store, entry).ok().map(|f| (phase, f)));
     if let Some((phase, init)) = init
         && let Err(e) = init.call(&mut *store, ())
-        && store.data().exit_code != Some(0)
+        && !store.data().exited_with(0)
     {
         return Err(init_error(store, phase, e));
     }
-    store.data_mut().exit_code = None;
+    store.data_mut().take_exit_code();
 
     // The reference engine calls the version export at load; so do we (a
     // module whose version function traps does not load). After
@@ -168,15 +211,12 @@ fn wire_and_initialize<S: State>(
     }
 
     let Some(malloc) = malloc else { return Ok(0) };
-    let size = engine.config().exchange_bytes();
+    let size = engine.config().get_exchange_buffer_bytes();
     let ptr =
         malloc.call(&mut *store, size as i32).map_err(|e| init_error(store, LoadPhase::ExchangeBuffer, e))? as u32;
     let memory_size = memory.data_size(&*store);
     if ptr == 0 || ptr as usize + size as usize > memory_size {
-        return Err(Error::load(
-            package,
-            format!("malloc({size}) returned {ptr:#x}, outside guest memory of {memory_size} bytes"),
-        ));
+        return Err(Error::load(package, LoadError::ExchangeBuffer { ptr, size, memory_size }));
     }
     Ok(ptr)
 }
@@ -195,24 +235,40 @@ fn init_error<S: State>(
     if matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) || ctx.past_deadline() {
         return Error::LoadTimeout { package: package.to_owned(), phase, timeout: timeout.unwrap_or_default() };
     }
-    let detail = match (ctx.pending.take(), ctx.limiter.denied) {
+    let detail = match (ctx.take_pending(), ctx.denied_pages()) {
         (Some(error), _) => error.to_string(),
-        (None, Some(pages)) => format!(
-            "it asked for {pages} pages of memory, over the limit of {} pages",
-            ctx.limiter.limit_bytes / extwasm_abi::WASM_PAGE_SIZE as usize
-        ),
-        (None, None) => match ctx.output.panic_message() {
-            Some(message) => format!("panic: {message}"),
-            None => crate::worker::trap_text(&e),
+        (None, Some(pages)) => {
+            format!("it asked for {pages} pages of memory, over the limit of {} pages", ctx.limit_pages())
+        }
+        (None, None) => match (ctx.printed_panic(), ctx.take_exit_code()) {
+            (Some(message), _) => format!("panic: {message}"),
+            (None, Some(code)) => format!("guest called proc_exit({code})"),
+            (None, None) => trap_text(&e),
         },
     };
-    Error::load(package, format!("{phase} failed: {detail}"))
+    Error::load(package, LoadError::Initialization { phase, detail })
 }
 
 /// Whether instantiation failed in guest code (the module's start
 /// function) rather than in the engine (no free slot, say).
 fn ran_guest_code<S: State>(store: &Store<HostCtx<S>>, e: &wasmtime::Error) -> bool {
-    e.downcast_ref::<wasmtime::Trap>().is_some() || store.data().pending.is_some() || store.data().exit_code.is_some()
+    e.downcast_ref::<wasmtime::Trap>().is_some() || store.data().host_call_failed()
+}
+
+/// The error of an instantiation that failed: the memory limit, the start
+/// function, or the engine.
+fn instantiation_error<S: State>(
+    engine: &Engine,
+    package: &str,
+    store: &mut Store<HostCtx<S>>,
+    e: wasmtime::Error,
+) -> Error {
+    let limit_pages = engine.config().get_memory_limit_pages();
+    match store.data().denied_pages() {
+        Some(pages) => Error::load(package, LoadError::MemoryTooLarge { pages, limit_pages }),
+        None if ran_guest_code(store, &e) => init_error(engine, package, store, LoadPhase::StartFunction, e),
+        None => Error::load(package, LoadError::Instantiation { detail: format!("{e:#}") }),
+    }
 }
 
 /// Instantiates `package` for `ctx` in `slot`: from the pre-initialised
@@ -220,7 +276,7 @@ fn ran_guest_code<S: State>(store: &Store<HostCtx<S>>, e: &wasmtime::Error) -> b
 /// initialisation.
 pub(crate) fn instantiate<S: State>(
     engine: &Engine,
-    package: &PackageInner,
+    package: &Blueprint,
     pre: &InstancePre<HostCtx<S>>,
     ctx: HostCtx<S>,
     slot: Slot,
@@ -228,11 +284,7 @@ pub(crate) fn instantiate<S: State>(
     let name = &*package.name;
     let mut store = new_store(engine, ctx);
     begin_initialisation(engine, &mut store);
-    let instance = pre.instantiate(&mut store).map_err(|e| match store.data().limiter.denied {
-        Some(pages) => Error::load(name, format!("initial memory of {pages} pages exceeds the limit")),
-        None if ran_guest_code(&store, &e) => init_error(engine, name, &mut store, LoadPhase::StartFunction, e),
-        None => Error::load(name, format!("cannot instantiate: {e:#}")),
-    })?;
+    let instance = pre.instantiate(&mut store).map_err(|e| instantiation_error(engine, name, &mut store, e))?;
     let exchange = match package.preinitialized {
         Some(exchange) => {
             wire_and_initialize(engine, name, &mut store, &instance, false)?;
@@ -241,15 +293,14 @@ pub(crate) fn instantiate<S: State>(
         None => wire_and_initialize(engine, name, &mut store, &instance, true)?,
     };
     if exchange != 0 {
-        let ctx = store.data_mut();
-        ctx.exchange.ptr = exchange;
-        ctx.exchange.size = engine.config().exchange_bytes();
+        store.data_mut().set_exchange(exchange, engine.config().get_exchange_buffer_bytes());
     }
     let mut extensions = Vec::with_capacity(package.extensions.len());
     for extension in package.extensions.iter() {
+        // Validation checked each extension is a `() -> ()` function.
         let func = instance
             .get_typed_func::<(), ()>(&mut store, extension)
-            .map_err(|e| Error::load(name, format!("extension {extension}: {e:#}")))?;
+            .map_err(|_| Error::load(name, LoadError::MissingExtension { extension: extension.to_string() }))?;
         extensions.push(func);
     }
     Ok(Live { store, extensions, slot })
@@ -262,7 +313,7 @@ pub(crate) fn linker<S: State>(engine: &Engine) -> Linker<HostCtx<S>> {
     // Denied WASI functions are defined per package, with the signature each
     // module imports them with.
     linker.allow_shadowing(true);
-    host::define_imports(&mut linker).expect("the ABI table defines each import name once");
+    host::define(&mut linker).expect("the ABI table defines each import name once");
     linker
 }
 
@@ -274,10 +325,11 @@ pub(crate) fn prepare<S: State>(
     module: &Module,
     denied_wasi: &[(String, wasmtime::FuncType)],
 ) -> Result<InstancePre<HostCtx<S>>> {
+    let failed = |e: wasmtime::Error| Error::load(package, LoadError::Instantiation { detail: format!("{e:#}") });
     for (field, ty) in denied_wasi {
-        wasi::define_denied(linker, field, ty).map_err(|e| Error::load(package, format!("{e:#}")))?;
+        host::define_denied(linker, field, ty).map_err(failed)?;
     }
-    linker.instantiate_pre(module).map_err(|e| Error::load(package, format!("cannot link: {e:#}")))
+    linker.instantiate_pre(module).map_err(failed)
 }
 
 /// Runs `module`'s initialisation once in a throw-away instance, so that a
@@ -289,17 +341,13 @@ pub(crate) fn trial_initialize(
     module: &Module,
     denied_wasi: &[(String, wasmtime::FuncType)],
 ) -> Result<()> {
-    let mut linker = linker::<JsonState>(engine);
+    let mut linker = linker::<NoState>(engine);
     let pre = prepare(&mut linker, package, module, denied_wasi)?;
     let ctx = HostCtx::new(package.into(), Vec::new().into(), engine.config(), engine.clock());
     let _slot = engine.reserve_slot().ok_or_else(|| engine.pool_full(package))?;
     let mut store = new_store(engine, ctx);
     begin_initialisation(engine, &mut store);
-    let instance = pre.instantiate(&mut store).map_err(|e| match store.data().limiter.denied {
-        Some(pages) => Error::load(package, format!("initial memory of {pages} pages exceeds the limit")),
-        None if ran_guest_code(&store, &e) => init_error(engine, package, &mut store, LoadPhase::StartFunction, e),
-        None => Error::load(package, format!("cannot instantiate: {e:#}")),
-    })?;
+    let instance = pre.instantiate(&mut store).map_err(|e| instantiation_error(engine, package, &mut store, e))?;
     wire_and_initialize(engine, package, &mut store, &instance, true).map(drop)
 }
 
@@ -328,7 +376,7 @@ impl<'w> Instrumented<'w> {
             Err(e) => return Ok(Err(format!("{e:#}"))),
         };
         let module = Module::new(engine.wasmtime(), &instrumented)
-            .map_err(|e| Error::load(package, format!("not a valid WebAssembly module: {e:#}")))?;
+            .map_err(|e| Error::load(package, LoadError::InvalidModule { detail: format!("{e:#}") }))?;
         Ok(Ok(Instrumented { wizer, cx, module }))
     }
 
@@ -348,17 +396,13 @@ impl<'w> Instrumented<'w> {
             self.wizer.init_func(entry);
         }
         self.wizer.keep_init_func(false);
-        let mut linker = linker::<JsonState>(engine);
+        let mut linker = linker::<NoState>(engine);
         let pre = prepare(&mut linker, package, &self.module, denied_wasi)?;
         let ctx = HostCtx::new(package.into(), Vec::new().into(), engine.config(), engine.clock());
         let _slot = engine.reserve_slot().ok_or_else(|| engine.pool_full(package))?;
         let mut store = new_store(engine, ctx);
         begin_initialisation(engine, &mut store);
-        let instance = pre.instantiate(&mut store).map_err(|e| match store.data().limiter.denied {
-            Some(pages) => Error::load(package, format!("initial memory of {pages} pages exceeds the limit")),
-            None if ran_guest_code(&store, &e) => init_error(engine, package, &mut store, LoadPhase::StartFunction, e),
-            None => Error::load(package, format!("cannot instantiate: {e:#}")),
-        })?;
+        let instance = pre.instantiate(&mut store).map_err(|e| instantiation_error(engine, package, &mut store, e))?;
         let exchange = wire_and_initialize(engine, package, &mut store, &instance, true)?;
         let snapshot = block_on(self.wizer.snapshot(&self.cx, &mut Capture { store: &mut store, instance }));
         let snapshot = match snapshot {
@@ -366,8 +410,10 @@ impl<'w> Instrumented<'w> {
             Some(Err(e)) => return Ok(Err(format!("{e:#}"))),
             None => return Ok(Err("the snapshot did not complete synchronously".into())),
         };
-        let module = Module::new(engine.wasmtime(), &snapshot)
-            .map_err(|e| Error::load(package, format!("the pre-initialised module does not compile: {e:#}")))?;
+        let module = Module::new(engine.wasmtime(), &snapshot).map_err(|e| {
+            let detail = format!("the pre-initialised module does not compile: {e:#}");
+            Error::load(package, LoadError::InvalidModule { detail })
+        })?;
         Ok(Ok(Preinitialized { module, exchange }))
     }
 }

@@ -35,23 +35,24 @@
 //! ```
 #![deny(missing_docs)]
 
-mod budget;
-mod error;
+mod config;
+mod engine;
 mod host;
 mod instance;
-mod json_state;
-mod names;
 mod output;
 mod package;
-mod state;
 mod sys;
-mod wasi;
+mod validate;
 mod worker;
 
-pub use error::{Error, ErrorKind, HostResource, LoadPhase, Result, Site};
-pub use json_state::{JsonState, JsonValue};
-pub use package::{Config, Engine, Isolation, Package};
-pub use state::{Field, Intent, IntentKind, KeyBuilder, QName, Row, Scalar, State, StateError, Value};
+pub use config::{Config, Isolation, ParseIsolationError};
+pub use engine::Engine;
+pub use extwasm_host::{ConfigError, Error, ErrorKind, HandleReason, HostResource, LoadError, LoadPhase, Result, Site};
+pub use extwasm_state::{
+    Field, Intent, IntentKind, JsonState, JsonStateError, JsonValue, KeyBuilder, QName, Row, Scalar, State, StateError,
+    Value,
+};
+pub use package::{Extension, NotPreinitialized, Package};
 pub use worker::{Invocation, Stats, Worker};
 
 #[cfg(test)]

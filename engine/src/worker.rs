@@ -6,17 +6,21 @@ use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
+use extwasm_host::LoadError;
+use extwasm_state::names::str_eq;
+use extwasm_state::{Intent, State, excerpt};
 use wasmtime::{InstancePre, Linker, Store};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::config::{Config, Isolation};
+use crate::engine::{Engine, Slot};
 use crate::host::HostCtx;
 use crate::instance::{self, Live};
-use crate::names::str_eq;
-use crate::package::{Engine, Isolation, Package, Slot};
-use crate::state::{Intent, State, excerpt};
+use crate::package::{Extension, Package};
+use crate::{Error, ErrorKind, Result};
 
 /// Counters of one package in one worker.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct Stats {
     /// Invocations asked for (a retry is not a second one).
     pub invocations: u64,
@@ -110,7 +114,7 @@ impl<S: State> PackageInstance<S> {
                 };
                 // What a failed invocation made the host hold goes back.
                 ctx.release_tables();
-                let live = instance::instantiate(engine, &self.package.inner, &self.pre, ctx, slot)?;
+                let live = instance::instantiate(engine, &self.package.inner.blueprint, &self.pre, ctx, slot)?;
                 advise(engine, &live);
                 self.live = Some(live);
                 if background && self.spare.is_none() {
@@ -181,7 +185,7 @@ impl<S: State> PackageInstance<S> {
             // A fresh context: the old one may hold what a guest filled.
             drop(ctx);
             let ctx = new_ctx(&job_engine, &package);
-            let spare = instance::instantiate(&job_engine, &package.inner, &pre, ctx, slot);
+            let spare = instance::instantiate(&job_engine, &package.inner.blueprint, &pre, ctx, slot);
             if let Ok(spare) = &spare {
                 advise(&job_engine, spare);
             }
@@ -204,7 +208,7 @@ impl<S: State> PackageInstance<S> {
             store.set_epoch_deadline(engine.invoke_ticks());
         }
         if let Some(fuel) = config.get_fuel() {
-            store.set_fuel(fuel).map_err(|e| Error::Config(format!("fuel: {e:#}")))?;
+            store.set_fuel(fuel).map_err(|e| Error::config("fuel", format!("{e:#}")))?;
         }
         store.data_mut().begin(index);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -224,7 +228,7 @@ impl<S: State> PackageInstance<S> {
             Err(trap) => Err(classify(store.data_mut(), trap, config)),
             Ok(()) => {
                 release_overflow(store, config)?;
-                store.data_mut().pending.take().map_or(Ok(()), Err)
+                store.data_mut().take_pending().map_or(Ok(()), Err)
             }
         }
     }
@@ -239,27 +243,28 @@ struct Lent<'a, S: State> {
 
 impl<'a, S: State> Lent<'a, S> {
     fn new(store: &'a mut Store<HostCtx<S>>, state: &S) -> Self {
-        store.data_mut().state.set(state);
+        store.data_mut().lend(state);
         Lent { store }
     }
 }
 
 impl<S: State> Drop for Lent<'_, S> {
     fn drop(&mut self) {
-        self.store.data_mut().state.clear();
+        self.store.data_mut().take_back();
     }
 }
 
 /// Advises huge pages for the memory slot `live` runs in, if the engine has
 /// not yet (the advice stays with the slot).
 fn advise<S: State>(engine: &Engine, live: &Live<S>) {
-    if let Some(memory) = live.store.data().memory {
+    if let Some(memory) = live.store.data().memory() {
         engine.advise_huge_pages(memory.data_ptr(&live.store));
     }
 }
 
 fn new_ctx<S: State>(engine: &Engine, package: &Package) -> HostCtx<S> {
-    HostCtx::new(package.inner.name.clone(), package.inner.extensions.clone(), engine.config(), engine.clock())
+    let blueprint = &package.inner.blueprint;
+    HostCtx::new(blueprint.name.clone(), blueprint.extensions.clone(), engine.config(), engine.clock())
 }
 
 impl<S: State> Worker<S> {
@@ -273,11 +278,12 @@ impl<S: State> Worker<S> {
     pub fn add_package(&mut self, package: &Package) -> Result<()> {
         let name = package.name();
         if !wasmtime::Engine::same(package.inner.engine.wasmtime(), self.engine.wasmtime()) {
-            return Err(Error::load(name, "package was compiled by another engine"));
+            return Err(Error::load(name, LoadError::ForeignEngine));
         }
         let pre = instance::prepare(&mut self.linker, name, &package.inner.module, &package.inner.denied_wasi)?;
         let slot: Slot = self.engine.reserve_slot().ok_or_else(|| self.engine.pool_full(name))?;
-        let live = instance::instantiate(&self.engine, &package.inner, &pre, new_ctx(&self.engine, package), slot)?;
+        let blueprint = &package.inner.blueprint;
+        let live = instance::instantiate(&self.engine, blueprint, &pre, new_ctx(&self.engine, package), slot)?;
         let mut instance = PackageInstance {
             package: package.clone(),
             pre,
@@ -304,10 +310,14 @@ impl<S: State> Worker<S> {
     /// out of memory is retried once on the restored instance (see
     /// [`crate::Config::retry_out_of_memory`]); the retry starts with no
     /// intents, so none is handed over twice.
+    ///
+    /// This looks `package` and `extension` up by name; [`Worker::call`]
+    /// invokes an [`Extension`] resolved once.
     pub fn invoke(&mut self, package: &str, extension: &str, state: &S) -> Result<Invocation<'_, S>> {
-        let Some(instance) = self.instances.iter_mut().find(|i| str_eq(&i.package.inner.name, package)) else {
+        let Some(slot) = self.instances.iter().position(|i| str_eq(i.package.name(), package)) else {
             return Err(Error::UnknownPackage { package: package.to_owned() });
         };
+        let instance = &self.instances[slot];
         let Some(index) = instance.package.extension_index(extension) else {
             return Err(Error::UnknownExtension {
                 package: package.to_owned(),
@@ -315,6 +325,22 @@ impl<S: State> Worker<S> {
                 known: instance.package.extensions().collect::<Vec<_>>().join(", "),
             });
         };
+        self.run(slot, index, state)
+    }
+
+    /// Invokes `extension` (from [`Package::extension`]) against `state`, as
+    /// [`Worker::invoke`] does, without looking names up. The extension's
+    /// package must have been added to this worker (and not replaced since).
+    pub fn call(&mut self, extension: &Extension, state: &S) -> Result<Invocation<'_, S>> {
+        let Some(slot) = self.instances.iter().position(|i| i.package.same(&extension.package)) else {
+            return Err(Error::UnknownPackage { package: extension.package.name().to_owned() });
+        };
+        self.run(slot, extension.index, state)
+    }
+
+    /// One invocation of extension `index` of the package instance at `slot`.
+    fn run(&mut self, slot: usize, index: usize, state: &S) -> Result<Invocation<'_, S>> {
+        let instance = &mut self.instances[slot];
         let engine = &self.engine;
         let config = engine.config();
         instance.stats.invocations += 1;
@@ -341,7 +367,7 @@ impl<S: State> Worker<S> {
         };
         if let Some(live) = &instance.live {
             let ctx = live.store.data();
-            instance.stats.peak_memory_bytes = instance.stats.peak_memory_bytes.max(ctx.limiter.peak_bytes);
+            instance.stats.peak_memory_bytes = instance.stats.peak_memory_bytes.max(ctx.peak_memory_bytes());
             instance.stats.peak_host_bytes = instance.stats.peak_host_bytes.max(ctx.host_bytes().1);
         }
         outcome?;
@@ -363,7 +389,7 @@ impl<S: State> Worker<S> {
     /// Restores `package`'s instance to its snapshot now (it is otherwise
     /// restored after failures and when its memory passes the threshold).
     pub fn restore(&mut self, package: &str) -> Result<()> {
-        match self.instances.iter_mut().find(|i| str_eq(&i.package.inner.name, package)) {
+        match self.instances.iter_mut().find(|i| str_eq(i.package.name(), package)) {
             Some(instance) => instance.restore(&self.engine),
             None => Err(Error::UnknownPackage { package: package.to_owned() }),
         }
@@ -371,12 +397,12 @@ impl<S: State> Worker<S> {
 
     /// Counters of `package` in this worker.
     pub fn stats(&self, package: &str) -> Option<&Stats> {
-        self.instances.iter().find(|i| str_eq(&i.package.inner.name, package)).map(|i| &i.stats)
+        self.instances.iter().find(|i| str_eq(i.package.name(), package)).map(|i| &i.stats)
     }
 
     /// Current memory size of `package`'s instance, in bytes.
     pub fn memory_bytes(&self, package: &str) -> Option<usize> {
-        let instance = self.instances.iter().find(|i| str_eq(&i.package.inner.name, package))?;
+        let instance = self.instances.iter().find(|i| str_eq(i.package.name(), package))?;
         instance.live.as_ref().map(|live| memory_bytes(&live.store))
     }
 
@@ -384,7 +410,7 @@ impl<S: State> Worker<S> {
     /// invocations made it allocate and it keeps for reuse (see
     /// [`crate::Config::host_budget_bytes`]).
     pub fn host_bytes(&self, package: &str) -> Option<usize> {
-        let instance = self.instances.iter().find(|i| str_eq(&i.package.inner.name, package))?;
+        let instance = self.instances.iter().find(|i| str_eq(i.package.name(), package))?;
         instance.live.as_ref().map(|live| live.store.data().host_bytes().0)
     }
 
@@ -395,19 +421,20 @@ impl<S: State> Worker<S> {
 }
 
 fn memory_bytes<S: State>(store: &Store<HostCtx<S>>) -> usize {
-    store.data().limiter.current_bytes
+    store.data().memory_bytes()
 }
 
 /// Frees the extra result buffers of the invocation that just succeeded. A
 /// `free` that traps fails the invocation: the guest's heap is broken, so
 /// the instance is restored (by the caller) and none of its intents is
 /// trusted.
-fn release_overflow<S: State>(store: &mut Store<HostCtx<S>>, config: &crate::Config) -> Result<()> {
-    if store.data().exchange.overflow.is_empty() {
+fn release_overflow<S: State>(store: &mut Store<HostCtx<S>>, config: &Config) -> Result<()> {
+    let chunks = store.data_mut().take_overflow();
+    if chunks.is_empty() {
+        store.data_mut().keep_overflow(chunks);
         return Ok(());
     }
-    let mut chunks = std::mem::take(&mut store.data_mut().exchange.overflow);
-    if let Some(free) = store.data().free.clone() {
+    if let Some(free) = store.data().free() {
         for &ptr in &chunks {
             if let Err(trap) = free.call(&mut *store, ptr as i32) {
                 let ctx = store.data_mut();
@@ -423,9 +450,7 @@ fn release_overflow<S: State>(store: &mut Store<HostCtx<S>>, config: &crate::Con
             }
         }
     }
-    // Keep the (empty) buffer for the next invocation.
-    chunks.clear();
-    store.data_mut().exchange.overflow = chunks;
+    store.data_mut().keep_overflow(chunks);
     Ok(())
 }
 
@@ -436,11 +461,13 @@ fn release_overflow<S: State>(store: &mut Store<HostCtx<S>>, config: &crate::Con
 /// from it: the guest reported it (a panic, `unreachable`, an exit) without
 /// going on to call the host; a guest that survives a denied grow and fails
 /// later fails for that later reason.
-fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error, config: &crate::Config) -> Error {
+fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error, config: &Config) -> Error {
     let backtrace = backtrace_of(&trap);
     let extension = ctx.label();
-    ctx.exchange.overflow.clear();
-    let printed_panic = ctx.output.panic_message();
+    // The buffers of a failed invocation go with the instance's restore.
+    let overflow = ctx.take_overflow();
+    ctx.keep_overflow(overflow);
+    let printed_panic = ctx.printed_panic();
     let code = trap.downcast_ref::<wasmtime::Trap>().copied();
     match code {
         Some(wasmtime::Trap::Interrupt) => {
@@ -452,9 +479,9 @@ fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error, config: &crat
         Some(wasmtime::Trap::StackOverflow) => return Error::StackOverflow { extension, backtrace },
         _ => {}
     }
-    let out_of_memory = ctx.limiter.denied.filter(|_| !ctx.went_on);
-    let limit_pages = (ctx.limiter.limit_bytes / extwasm_abi::WASM_PAGE_SIZE as usize) as u32;
-    match ctx.pending.take() {
+    let out_of_memory = ctx.denied_pages().filter(|_| !ctx.went_on());
+    let limit_pages = ctx.limit_pages();
+    match ctx.take_pending() {
         // TinyGo prints its panic, the Rust SDK calls hostPanic.
         Some(Error::GuestPanic { extension, message, .. }) => match out_of_memory {
             Some(requested_pages) => Error::MemoryLimit { extension, limit_pages, requested_pages, message },
@@ -462,7 +489,7 @@ fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error, config: &crat
         },
         Some(other) => other,
         None => {
-            let exit_code = ctx.exit_code.take();
+            let exit_code = ctx.take_exit_code();
             let reports = code == Some(wasmtime::Trap::UnreachableCodeReached) || exit_code.is_some();
             if let (Some(requested_pages), true) = (out_of_memory, reports) {
                 let message = printed_panic.unwrap_or_else(|| trap_text(&trap));
@@ -532,12 +559,12 @@ impl<'w, S: State> Invocation<'w, S> {
 
     /// What the guest printed on stdout and stderr (bounded).
     pub fn output(&self) -> String {
-        self.ctx.output.text()
+        self.ctx.output_text()
     }
 
     /// Host calls the guest made (WASI calls included).
     pub fn host_calls(&self) -> u64 {
-        self.ctx.host_calls
+        self.ctx.host_calls()
     }
 
     /// Size of the instance's memory after the invocation, in bytes.

@@ -1,13 +1,13 @@
 //! Load-time validation, with inline WAT modules: what `Engine::load_package`
-//! and `Worker::add_package` refuse (each a `load` error whose message names
-//! the export or import and, for signatures, both of them), how WASI links,
+//! and `Worker::add_package` refuse (each a typed `LoadError` naming the
+//! export or import and, for signatures, both of them), how WASI links,
 //! how initialisation runs (`_initialize`, `_start`, `proc_exit`, the
 //! exchange buffer's `malloc`), and which configurations are invalid.
 
 mod common;
 
 use extwasm_abi::{GUEST_EXPORTS, HOST_IMPORTS, RESERVED_EXTENSION_NAMES, ValType, export};
-use extwasm_engine::{Config, Engine, Error, ErrorKind, JsonState, Package, Worker};
+use extwasm_engine::{Config, Engine, Error, ErrorKind, JsonState, LoadError, LoadPhase, Package, Worker};
 use serde_json::{Value as Json, json};
 
 const PKG: &str = "p";
@@ -51,25 +51,28 @@ fn instantiate(wat: &str, extensions: &[&str]) -> Result<Worker<JsonState>, Erro
     Ok(worker)
 }
 
-/// The message of the `load` error that loading (or instantiating) `wat`
-/// must give.
+/// The `load` error that loading (or instantiating) `wat` must give.
 #[track_caller]
-fn load_error(wat: &str, extensions: &[&str]) -> String {
-    let err = match instantiate(wat, extensions) {
+fn load_error(wat: &str, extensions: &[&str]) -> LoadError {
+    match instantiate(wat, extensions) {
         Ok(_) => panic!("loaded:\n{wat}"),
-        Err(e) => e,
-    };
-    assert_eq!(err.kind(), ErrorKind::Load, "{err}");
-    assert!(err.site().is_none());
-    let message = err.to_string();
-    assert!(message.starts_with(&format!("package {PKG:?}: ")), "{message}");
-    message
+        Err(Error::Load { package, error }) => {
+            assert_eq!(package, PKG);
+            error
+        }
+        Err(other) => panic!("not a load error: {other}"),
+    }
 }
 
 #[track_caller]
-fn assert_load_error(wat: &str, extensions: &[&str], needle: &str) {
-    let message = load_error(wat, extensions);
-    assert!(message.contains(needle), "{message}\n  lacks: {needle}");
+fn assert_load_error(wat: &str, extensions: &[&str], want: LoadError) {
+    let error = load_error(wat, extensions);
+    assert_eq!(error, want, "{error}");
+}
+
+/// An owned string, for the fields of an expected error.
+fn s(text: impl Into<String>) -> String {
+    text.into()
 }
 
 /// The intents of `extension`, as JSON.
@@ -130,28 +133,30 @@ fn a_minimal_module_loads_and_runs() {
 #[test]
 fn a_module_without_memory_is_refused() {
     let no_memory = r#"(module (func (export "WasmAbiVersion_0_0_1")) (func (export "run")))"#;
-    assert_load_error(no_memory, &["run"], "module exports no memory named \"memory\"");
+    assert_load_error(no_memory, &["run"], LoadError::NoMemory);
     let other_name =
         r#"(module (memory (export "mem") 1) (func (export "WasmAbiVersion_0_0_1")) (func (export "run")))"#;
-    assert_load_error(other_name, &["run"], "module exports no memory named \"memory\"");
+    assert_load_error(other_name, &["run"], LoadError::NoMemory);
     let a_function =
         r#"(module (func (export "memory")) (func (export "WasmAbiVersion_0_0_1")) (func (export "run")))"#;
-    assert_load_error(a_function, &["run"], "module exports no memory named \"memory\"");
+    assert_load_error(a_function, &["run"], LoadError::NoMemory);
 }
 
 #[test]
 fn a_module_without_the_abi_version_export_is_refused_with_the_exact_message() {
     let wat = r#"(module (memory (export "memory") 1) (func (export "run")))"#;
-    let message = load_error(wat, &["run"]);
-    assert!(
-        message.contains("module exports no WasmAbiVersion_0_0_1: built with an SDK this engine does not speak"),
-        "{message}"
+    let error = load_error(wat, &["run"]);
+    assert_eq!(error, LoadError::NoAbiVersion);
+    assert_eq!(
+        error.to_string(),
+        "module exports no WasmAbiVersion_0_0_1: built with an SDK this engine does not speak"
     );
     // Another ABI's version marker is not this one.
     let other = r#"(module (memory (export "memory") 1) (func (export "WasmAbiVersion_0_0_2")) (func (export "run")))"#;
-    assert!(load_error(other, &["run"]).contains("module exports no WasmAbiVersion_0_0_1"));
+    assert_eq!(load_error(other, &["run"]), LoadError::NoAbiVersion);
     let a_global = r#"(module (memory (export "memory") 1) (global (export "WasmAbiVersion_0_0_1") i32 (i32.const 1)) (func (export "run")))"#;
-    assert_load_error(a_global, &["run"], "export \"WasmAbiVersion_0_0_1\" is a global, not a function");
+    let not_a_function = LoadError::ExportNotAFunction { export: s("WasmAbiVersion_0_0_1"), found: "global" };
+    assert_load_error(a_global, &["run"], not_a_function);
 }
 
 /// The reference engine calls `WasmAbiVersion_0_0_1` at load (see the ABI
@@ -160,7 +165,11 @@ fn a_module_without_the_abi_version_export_is_refused_with_the_exact_message() {
 
 fn the_abi_version_function_is_called_at_load() {
     let wat = r#"(module (memory (export "memory") 1) (func (export "WasmAbiVersion_0_0_1") unreachable) (func (export "run")))"#;
-    assert_load_error(wat, &["run"], "WasmAbiVersion_0_0_1");
+    let error = load_error(wat, &["run"]);
+    assert!(
+        matches!(&error, LoadError::Initialization { phase: LoadPhase::AbiVersion, detail } if detail.contains("unreachable")),
+        "{error:?}"
+    );
 }
 
 #[test]
@@ -174,16 +183,15 @@ fn every_abi_export_with_a_wrong_signature_is_refused_naming_both_signatures() {
         } else {
             module("", &format!(r#"{export} (func (export "run"))"#))
         };
-        let want = format!(
-            "export {} has signature {}, the ABI says {}",
-            known.name,
-            render(&wrong, known.results),
-            render(known.params, known.results)
-        );
-        assert_load_error(&wat, &["run"], &want);
+        let want = LoadError::ExportSignature {
+            export: s(known.name),
+            found: render(&wrong, known.results),
+            expected: render(known.params, known.results),
+        };
+        assert_load_error(&wat, &["run"], want);
     }
     let a_memory = module("", r#"(global (export "malloc") i32 (i32.const 0)) (func (export "run"))"#);
-    assert_load_error(&a_memory, &["run"], "export \"malloc\" is a global, not a function");
+    assert_load_error(&a_memory, &["run"], LoadError::ExportNotAFunction { export: s("malloc"), found: "global" });
 }
 
 #[test]
@@ -197,13 +205,15 @@ fn extensions_must_be_exported_functions_of_no_arguments_and_no_results() {
            (global (export "a_global") i32 (i32.const 0))
            (table (export "a_table") 1 funcref)"#,
     );
-    assert_load_error(&wat, &["run", "nope"], "module exports no extension \"nope\"");
-    assert_load_error(&wat, &["takes"], "extension \"takes\" has signature (i32) -> (), extensions must be () -> ()");
-    assert_load_error(&wat, &["gives"], "extension \"gives\" has signature () -> i32, extensions must be () -> ()");
-    assert_load_error(&wat, &["both"], "extension \"both\" has signature (i64, f64) -> f32");
-    assert_load_error(&wat, &["a_global"], "export \"a_global\" is a global, not a function");
-    assert_load_error(&wat, &["a_table"], "export \"a_table\" is a table, not a function");
-    assert_load_error(&wat, &["run", "run"], "extension \"run\" is listed twice");
+    let signature =
+        |extension: &str, found: &str| LoadError::ExtensionSignature { extension: s(extension), found: s(found) };
+    assert_load_error(&wat, &["run", "nope"], LoadError::MissingExtension { extension: s("nope") });
+    assert_load_error(&wat, &["takes"], signature("takes", "(i32) -> ()"));
+    assert_load_error(&wat, &["gives"], signature("gives", "() -> i32"));
+    assert_load_error(&wat, &["both"], signature("both", "(i64, f64) -> f32"));
+    assert_load_error(&wat, &["a_global"], LoadError::ExportNotAFunction { export: s("a_global"), found: "global" });
+    assert_load_error(&wat, &["a_table"], LoadError::ExportNotAFunction { export: s("a_table"), found: "table" });
+    assert_load_error(&wat, &["run", "run"], LoadError::DuplicateExtension { extension: s("run") });
     // No extensions at all is a valid (if useless) package.
     assert!(instantiate(&wat, &[]).is_ok());
 }
@@ -220,11 +230,7 @@ fn reserved_names_cannot_name_extensions() {
     let mut names: Vec<&str> = RESERVED_EXTENSION_NAMES.to_vec();
     names.extend(["WasmX", "Wasm", "WasmGC", "WasmOnReadValue", "WasmAbiVersion_0_0_1"]);
     for name in names {
-        let message = load_error(&wat, &[name]);
-        assert!(
-            message.contains(&format!("{name:?} cannot name an extension: names starting with \"Wasm\"")),
-            "{name}: {message}"
-        );
+        assert_load_error(&wat, &[name], LoadError::ReservedName { extension: s(name) });
     }
     // Only the exact prefix is reserved.
     assert!(instantiate(&wat, &["wasmLower"]).is_ok());
@@ -253,13 +259,13 @@ fn host_imports_with_a_wrong_signature_name_the_import_and_both_signatures() {
         let dropped_param = (host.params[..host.params.len() - 1].to_vec(), host.results.to_vec());
         for (params, results) in [extra_param, other_result, dropped_param] {
             let wat = module(&import("env", host.name, &params, &results), r#"(func (export "run"))"#);
-            let want = format!(
-                "import env.{} has signature {}, the host provides {}",
-                host.name,
-                render(&params, &results),
-                render(host.params, host.results)
-            );
-            assert_load_error(&wat, &["run"], &want);
+            let want = LoadError::ImportSignature {
+                module: s("env"),
+                name: s(host.name),
+                found: render(&params, &results),
+                expected: render(host.params, host.results),
+            };
+            assert_load_error(&wat, &["run"], want);
         }
     }
 }
@@ -268,25 +274,32 @@ fn host_imports_with_a_wrong_signature_name_the_import_and_both_signatures() {
 fn unknown_imports_are_refused() {
     let run = r#"(func (export "run"))"#;
     let unknown = module(&import("env", "hostNope", &[I32], &[]), run);
-    assert_load_error(&unknown, &["run"], "import env.hostNope (i32) -> () is not a host function of ABI 0.0.1");
+    let error = load_error(&unknown, &["run"]);
+    let want = LoadError::UnknownImport { module: s("env"), name: s("hostNope"), signature: s("(i32) -> ()") };
+    assert_eq!(error, want);
+    assert_eq!(error.to_string(), "import env.hostNope (i32) -> () is not a host function of ABI 0.0.1");
     // Names are case-sensitive.
     let lower = module(&import("env", "hostgetkey", &[I32, I32, I32, I32], &[I64]), run);
-    assert_load_error(&lower, &["run"], "import env.hostgetkey (i32, i32, i32, i32) -> i64 is not a host function");
+    let signature = s("(i32, i32, i32, i32) -> i64");
+    assert_load_error(
+        &lower,
+        &["run"],
+        LoadError::UnknownImport { module: s("env"), name: s("hostgetkey"), signature },
+    );
     for module_name in ["wasi_unstable", "env2", ""] {
         let wat = module(&import(module_name, "fd_write", &[I32, I32, I32, I32], &[I32]), run);
         assert_load_error(
             &wat,
             &["run"],
-            &format!(
-                "import {module_name}.fd_write: unknown module {module_name:?} (the host provides \"env\" and \"wasi_snapshot_preview1\")"
-            ),
+            LoadError::UnknownImportModule { module: s(module_name), name: s("fd_write") },
         );
     }
     let wasi = module(&import("wasi_snapshot_preview1", "sock_open", &[I32], &[I32]), run);
-    assert_load_error(
-        &wasi,
-        &["run"],
-        "import wasi_snapshot_preview1.sock_open is not a WASI preview 1 function this engine provides",
+    let error = load_error(&wasi, &["run"]);
+    assert!(matches!(&error, LoadError::UnknownImport { name, .. } if name == "sock_open"), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "import wasi_snapshot_preview1.sock_open is not a WASI preview 1 function this engine provides"
     );
 }
 
@@ -305,7 +318,11 @@ fn only_functions_can_be_imported() {
             module(decl, run)
         };
         let name = decl.split('"').nth(3).unwrap();
-        assert_load_error(&wat, &["run"], &format!("import env.{name} is a {kind}; only functions can be imported"));
+        assert_load_error(
+            &wat,
+            &["run"],
+            LoadError::ImportNotAFunction { module: s("env"), name: s(name), found: kind },
+        );
     }
 }
 
@@ -329,22 +346,25 @@ fn supported_wasi_imports_with_a_wrong_signature_are_refused() {
         let mut wrong = params.to_vec();
         wrong.push(F64);
         let wat = module(&import("wasi_snapshot_preview1", name, &wrong, results), r#"(func (export "run"))"#);
-        let want = format!(
-            "import wasi_snapshot_preview1.{name} has signature {}, WASI preview 1 says {}",
-            render(&wrong, results),
-            render(params, results)
-        );
-        assert_load_error(&wat, &["run"], &want);
+        let want = LoadError::ImportSignature {
+            module: s("wasi_snapshot_preview1"),
+            name: s(*name),
+            found: render(&wrong, results),
+            expected: render(params, results),
+        };
+        assert_load_error(&wat, &["run"], want);
     }
     // A denied function may have any parameters, but must return an errno.
+    let errno = |found: &str| LoadError::ImportSignature {
+        module: s("wasi_snapshot_preview1"),
+        name: s("fd_close"),
+        found: s(found),
+        expected: s("(…) -> i32"),
+    };
     let no_errno = module(&import("wasi_snapshot_preview1", "fd_close", &[I32], &[]), r#"(func (export "run"))"#);
-    assert_load_error(
-        &no_errno,
-        &["run"],
-        "import wasi_snapshot_preview1.fd_close has signature (i32) -> (), WASI preview 1 functions return an i32 errno",
-    );
+    assert_load_error(&no_errno, &["run"], errno("(i32) -> ()"));
     let wide_errno = module(&import("wasi_snapshot_preview1", "fd_close", &[I32], &[I64]), r#"(func (export "run"))"#);
-    assert_load_error(&wide_errno, &["run"], "WASI preview 1 functions return an i32 errno");
+    assert_load_error(&wide_errno, &["run"], errno("(i32) -> i64"));
 }
 
 #[test]
@@ -433,14 +453,8 @@ fn imports_that_return_bytes_need_a_malloc_export() {
     for host in bytes_imports {
         let declared = import("env", host.name, host.params, host.results);
         let on_read = r#"(func (export "WasmOnReadValue") (param i64 i64))"#;
-        assert_load_error(
-            &module(&declared, &format!("{run} {on_read}")),
-            &["run"],
-            &format!(
-                "module imports {}, which returns bytes through the exchange buffer, but exports no malloc",
-                host.name
-            ),
-        );
+        let want = LoadError::MissingExportFor { export: "malloc", import: s(host.name) };
+        assert_load_error(&module(&declared, &format!("{run} {on_read}")), &["run"], want);
         assert!(instantiate(&module(&declared, &format!("{run} {malloc}")), &["run"]).is_ok(), "{}", host.name);
     }
     // Imports that return no bytes do not need it.
@@ -454,15 +468,17 @@ fn imports_that_return_bytes_need_a_malloc_export() {
 fn read_values_needs_the_read_callback_export() {
     let read = import("env", "hostReadValues", &[I64], &[]);
     let run = r#"(func (export "run"))"#;
-    assert_load_error(&module(&read, run), &["run"], "module imports hostReadValues but exports no WasmOnReadValue");
+    let want = LoadError::MissingExportFor { export: "WasmOnReadValue", import: s("hostReadValues") };
+    assert_load_error(&module(&read, run), &["run"], want);
     let on_read = r#"(func (export "WasmOnReadValue") (param i64 i64))"#;
     assert!(instantiate(&module(&read, &format!("{run} {on_read}")), &["run"]).is_ok());
     let ill_typed = r#"(func (export "WasmOnReadValue") (param i64))"#;
-    assert_load_error(
-        &module(&read, &format!("{run} {ill_typed}")),
-        &["run"],
-        "export WasmOnReadValue has signature (i64) -> (), the ABI says (i64, i64) -> ()",
-    );
+    let want = LoadError::ExportSignature {
+        export: s("WasmOnReadValue"),
+        found: s("(i64) -> ()"),
+        expected: s("(i64, i64) -> ()"),
+    };
+    assert_load_error(&module(&read, &format!("{run} {ill_typed}")), &["run"], want);
 }
 
 #[test]
@@ -539,31 +555,38 @@ fn failing_initialisation_is_a_load_error() {
         )
     };
     let get_value = r#"(import "env" "hostGetValue" (func $hostGetValue (param i64) (result i64)))"#;
-    for (imports, init, needle) in [
-        ("", r#"(func (export "_start") unreachable)"#.to_owned(), "_start failed: "),
-        ("", r#"(func (export "_initialize") unreachable)"#.to_owned(), "_initialize failed: "),
-        (PROC_EXIT, r#"(func (export "_start") (call $proc_exit (i32.const 3)))"#.to_owned(), "proc_exit(3)"),
+    use LoadPhase::{Initialize, Start, StartFunction};
+    for (imports, init, phase, needle) in [
+        ("", r#"(func (export "_start") unreachable)"#.to_owned(), Start, "unreachable"),
+        ("", r#"(func (export "_initialize") unreachable)"#.to_owned(), Initialize, "unreachable"),
+        (PROC_EXIT, r#"(func (export "_start") (call $proc_exit (i32.const 3)))"#.to_owned(), Start, "proc_exit(3)"),
         (
             FD_WRITE,
             format!(r#"{} (func (export "_start") (call $print) unreachable)"#, print("panic: init failed\\n")),
-            "_start failed: panic: init failed",
+            Start,
+            "panic: init failed",
         ),
         (
             get_value,
             r#"(func (export "_initialize") (drop (call $hostGetValue (call $hostGetKey (i32.const 0x100) (i32.const 7) (i32.const 0) (i32.const 0)))))"#.to_owned(),
+            Initialize,
             "hostGetValue called outside an invocation",
         ),
         (
             r#"(import "env" "hostPanic" (func $hostPanic (param i32 i32)))"#,
             r#"(data (i32.const 0x800) "init boom") (func (export "_initialize") (call $hostPanic (i32.const 0x800) (i32.const 9)))"#.to_owned(),
-            "_initialize failed: extension p/<initialisation> panicked: init boom",
+            Initialize,
+            "extension p/<initialisation> panicked: init boom",
         ),
         // A start function that traps (its message is in the test below).
-        ("", r#"(func $boom unreachable) (start $boom)"#.to_owned(), "the module's start function failed: "),
+        ("", r#"(func $boom unreachable) (start $boom)"#.to_owned(), StartFunction, "unreachable"),
     ] {
         let wat = reports_global(imports, &init);
-        let message = load_error(&wat, &["run"]);
-        assert!(message.contains(needle), "{init}: {message}\n  lacks: {needle}");
+        let error = load_error(&wat, &["run"]);
+        assert!(
+            matches!(&error, LoadError::Initialization { phase: p, detail } if *p == phase && detail.contains(needle)),
+            "{init}: {error:?}\n  wants {phase:?} with: {needle}"
+        );
     }
 }
 
@@ -574,8 +597,8 @@ fn a_start_section_runs_at_instantiation() {
     let mut worker = instantiate(&wat, &["run"]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report(&mut worker, "run"), json!({"g": 5}));
     let trapping = reports_global("", r#"(func $boom unreachable) (start $boom)"#);
-    let message = load_error(&trapping, &["run"]);
-    assert!(message.contains("unreachable"), "{message}");
+    let error = load_error(&trapping, &["run"]);
+    assert!(error.to_string().contains("unreachable"), "{error}");
     // The same with a fuel budget (a new store has no fuel).
     let fueled = engine(Config::default().timeout(None).fuel(Some(1_000_000)));
     if let Err(e) = fueled.load_package(PKG, wat.as_bytes(), &["run"]) {
@@ -603,17 +626,16 @@ fn a_bad_exchange_buffer_allocation_is_a_load_error() {
     // The default exchange buffer is 64 000 bytes; memory is one page (65 536).
     let last_fit = 65_536 - 64_000;
     assert!(instantiate(&malloc_returning(&format!("(i32.const {last_fit})")), &["run"]).is_ok());
-    for (body, needle) in [
-        ("(i32.const 0)".to_owned(), "malloc(64000) returned 0x0, outside guest memory of 65536 bytes".to_owned()),
-        (
-            format!("(i32.const {})", last_fit + 1),
-            format!("malloc(64000) returned {:#x}, outside guest memory of 65536 bytes", last_fit + 1),
-        ),
-        ("(i32.const -16)".to_owned(), "malloc(64000) returned 0xfffffff0".to_owned()),
-        ("unreachable".to_owned(), "malloc of the exchange buffer failed".to_owned()),
+    let outside = |ptr: u32| LoadError::ExchangeBuffer { ptr, size: 64_000, memory_size: 65_536 };
+    for (body, want) in [
+        ("(i32.const 0)".to_owned(), outside(0)),
+        (format!("(i32.const {})", last_fit + 1), outside(last_fit + 1)),
+        ("(i32.const -16)".to_owned(), outside(0xffff_fff0)),
     ] {
-        assert_load_error(&malloc_returning(&body), &["run"], &needle);
+        assert_load_error(&malloc_returning(&body), &["run"], want);
     }
+    let error = load_error(&malloc_returning("unreachable"), &["run"]);
+    assert!(matches!(error, LoadError::Initialization { phase: LoadPhase::ExchangeBuffer, .. }), "{error:?}");
 }
 
 // ---------------------------------------------------------------------------
@@ -627,7 +649,7 @@ fn a_package_of_another_engine_is_refused() {
     let other = engine(Config::default());
     let mut worker: Worker<JsonState> = Worker::new(&other);
     let err = worker.add_package(&package).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Load, "{err}");
+    assert!(matches!(err, Error::Load { error: LoadError::ForeignEngine, .. }), "{err:?}");
     assert_eq!(err.to_string(), "package \"p\": package was compiled by another engine");
 }
 
@@ -650,15 +672,19 @@ fn unknown_packages_and_extensions() {
 }
 
 #[track_caller]
-fn config_error(config: Config, needle: &str) {
+fn config_error(config: Config, setting: &str, problem: &str) {
     let err = match Engine::new(config) {
         Ok(_) => panic!("accepted"),
         Err(e) => e,
     };
-    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
-    let message = err.to_string();
-    assert!(message.starts_with("invalid engine configuration: "), "{message}");
-    assert!(message.contains(needle), "{message}\n  lacks: {needle}");
+    match &err {
+        Error::Config(error) => {
+            assert_eq!(error.setting, setting, "{err}");
+            assert!(error.problem.contains(problem), "{err}\n  lacks: {problem}");
+        }
+        other => panic!("not a configuration error: {other}"),
+    }
+    assert!(err.to_string().starts_with(&format!("invalid engine configuration: {setting}: ")), "{err}");
 }
 
 #[test]
@@ -666,20 +692,26 @@ fn invalid_configurations_are_refused() {
     for pages in [0, 65_536, 70_000, u32::MAX] {
         config_error(
             Config::default().memory_limit_pages(pages),
-            &format!("memory limit must be 1..=65535 pages, got {pages}"),
+            "memory_limit_pages",
+            &format!("must be 1..=65535 pages, got {pages}"),
         );
     }
     // The memory limit must exceed 1.7 x the exchange buffer: 17 pages are
     // 1 114 112 bytes, exactly 1.7 x 655 360.
     config_error(
         Config::default().memory_limit_pages(17).exchange_buffer_bytes(655_360),
-        "memory limit of 17 pages (1114112 bytes) must exceed 1.7 x the exchange buffer of 655360 bytes",
+        "memory_limit_pages",
+        "17 pages (1114112 bytes) must exceed 1.7 x the exchange buffer of 655360 bytes",
     );
     assert!(Engine::new(Config::default().memory_limit_pages(17).exchange_buffer_bytes(655_359)).is_ok());
-    config_error(Config::default().memory_limit_pages(1), "must exceed 1.7 x the exchange buffer of 64000 bytes");
-    config_error(Config::default().exchange_buffer_bytes(u32::MAX), "must exceed 1.7 x the exchange buffer");
-    config_error(Config::default().max_instances(0), "max_instances must be at least 1");
-    config_error(Config::default().timeout(Some(std::time::Duration::ZERO)), "a timeout must be longer than zero");
+    let exchange = "must exceed 1.7 x the exchange buffer";
+    config_error(Config::default().memory_limit_pages(1), "memory_limit_pages", &format!("{exchange} of 64000 bytes"));
+    config_error(Config::default().exchange_buffer_bytes(u32::MAX), "memory_limit_pages", exchange);
+    config_error(Config::default().max_instances(0), "max_instances", "must be at least 1");
+    config_error(Config::default().timeout(Some(std::time::Duration::ZERO)), "timeout", "must be longer than zero");
+    config_error(Config::default().load_timeout(Some(std::time::Duration::ZERO)), "load_timeout", "longer than zero");
+    config_error(Config::default().max_handles(0), "max_handles", "must be at least 1");
+    config_error(Config::default().host_budget_bytes(0), "host_budget_bytes", "must be 1..=4294967295 bytes");
 
     assert!(Engine::new(Config::default()).is_ok());
     assert!(Engine::new(Config::default().memory_limit_pages(2).exchange_buffer_bytes(1000)).is_ok());

@@ -1,6 +1,7 @@
-//! Native testing: runs extensions against a mock host backed by the engine's
-//! reference JSON state ([`JsonState`]), with plain `cargo test` — no wasm, no
-//! engine. Only on non-wasm targets.
+//! Native testing: runs extensions against a mock host, the engine's own host
+//! core ([`extwasm_host::Session`]) over the reference JSON state
+//! ([`JsonState`]), with plain `cargo test` — no wasm, no engine, no wasm
+//! runtime to compile. Only on non-wasm targets.
 //!
 //! The mock answers every host call as the engine does against the same
 //! state: same lookups, same type rules, and the same errors — a failed
@@ -32,7 +33,8 @@ use std::string::String;
 use std::sync::Arc;
 use std::vec::Vec;
 
-pub use extwasm_engine::{Error as MockError, ErrorKind, JsonState};
+pub use extwasm_host::{Error as MockError, ErrorKind};
+pub use extwasm_state::JsonState;
 use serde_json::Value as Json;
 
 use crate::Extension;
@@ -54,7 +56,7 @@ impl MockHost {
 
     /// A mock host over a state in the JSON state format (see [`JsonState`]).
     pub fn from_json(json: &str) -> Result<Self, MockError> {
-        JsonState::from_json_str(json).map(Self::new)
+        Ok(Self::new(JsonState::from_json_str(json)?))
     }
 
     /// The state.
@@ -94,7 +96,7 @@ impl MockHost {
     /// Applies intents in the form [`MockHost::run`] returns them.
     pub fn apply(&mut self, intents: &[Json]) -> Result<(), MockError> {
         let state = self.state_mut();
-        intents.iter().try_for_each(|intent| state.apply_intent(intent))
+        Ok(intents.iter().try_for_each(|intent| state.apply_intent(intent))?)
     }
 }
 

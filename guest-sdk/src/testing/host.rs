@@ -1,6 +1,7 @@
 //! The mock host: the same safe functions as the FFI wrappers of
-//! `crate::ffi`, answered from a [`JsonState`] the way the engine answers
-//! them (same lookups, type rules and errors).
+//! `crate::ffi`, answered by the host core the engine runs
+//! ([`extwasm_host::Session`]) over a [`JsonState`]: the same handle tables,
+//! lookups, type rules, budgets and errors, not a copy of them.
 //!
 //! One session per [`run`], in a thread-local. A host call that fails (not
 //! found, missing field, wrong type, state error) unwinds out of the
@@ -12,23 +13,21 @@
 
 use std::boxed::Box;
 use std::cell::{Cell, RefCell};
-use std::format;
-use std::ops::ControlFlow;
 use std::panic::{self, AssertUnwindSafe};
 use std::string::{String, ToString};
 use std::sync::Arc;
 use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::thread_local;
+use std::vec;
 use std::vec::Vec;
 
-use extwasm_abi::{FieldType, RowWriterKind};
-use extwasm_engine::{
-    Field, Intent, IntentKind, JsonState, JsonValue, KeyBuilder, QName, Row, Scalar, Site, State, StateError, Value,
-};
+use extwasm_abi::{self as abi, FieldType, RowWriterKind};
+use extwasm_host::{Error as MockError, Fault, Label, Read, Selector, Session};
+use extwasm_state::budget::{Budget, Clock};
+use extwasm_state::{JsonState, QName, Scalar};
 use serde_json::Value as Json;
 
-use super::MockError;
 use crate::api::Ext;
 use crate::ffi::{self, Declared};
 use crate::report::{PanicText, write_panic};
@@ -37,25 +36,14 @@ use crate::report::{PanicText, write_panic};
 // Sessions
 // ---------------------------------------------------------------------------
 
-struct IntentSlot {
-    key: usize,
-    existing: Option<usize>,
-    row: Row,
-}
-
-/// The host side of one invocation.
-struct Session {
+/// One run: the host core's session and the state it answers from.
+struct Mock {
+    session: Session<JsonState>,
     state: Arc<JsonState>,
-    label: String,
-    generation: u32,
-    keys: Vec<KeyBuilder>,
-    values: Vec<JsonValue>,
-    read_keys: Vec<JsonValue>,
-    intents: Vec<IntentSlot>,
 }
 
 thread_local! {
-    static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
+    static MOCK: RefCell<Option<Mock>> = const { RefCell::new(None) };
     /// Whether this thread is inside [`run`] (read by the panic hook).
     static IN_RUN: Cell<bool> = const { Cell::new(false) };
     /// The text of the last guest panic on this thread, as the hook saw it.
@@ -69,28 +57,32 @@ static GENERATION: AtomicU32 = AtomicU32::new(1);
 /// The payload a failing host call unwinds with.
 struct HostFailure(MockError);
 
+/// The host budget of a run: the engine's defaults (a budget of the default
+/// memory limit, one handle per 256 bytes of it), so an extension that is
+/// too much for the engine is too much natively too.
+fn default_budget() -> Budget {
+    let bytes = abi::DEFAULT_MEMORY_LIMIT_PAGES as usize * abi::WASM_PAGE_SIZE as usize;
+    Budget::new(bytes, bytes / 256, Clock::default())
+}
+
 /// Runs `body` (one invocation) in a new session over `state`; returns the
-/// intents as JSON or the error.
+/// intents as JSON or the error. `label` is `mock/<name>`.
 pub(crate) fn run(state: Arc<JsonState>, label: String, body: impl FnOnce()) -> Result<Vec<Json>, MockError> {
     install_panic_hook();
-    let session = Session {
-        state,
-        label: label.clone(),
-        generation: GENERATION.fetch_add(1, Relaxed) & 0x00FF_FFFF,
-        keys: Vec::new(),
-        values: Vec::new(),
-        read_keys: Vec::new(),
-        intents: Vec::new(),
-    };
-    let nested = SESSION.with(|s| s.borrow_mut().replace(session)).is_some();
+    let (package, extension) = label.split_once('/').unwrap_or(("mock", &label));
+    let label = Label::new(package.into(), vec![Box::<str>::from(extension)].into());
+    let generation = GENERATION.fetch_add(1, Relaxed);
+    let mut session = Session::new(label, default_budget(), None).with_generation(generation);
+    session.begin(Some(0), None);
+    let nested = MOCK.with(|m| m.borrow_mut().replace(Mock { session, state })).is_some();
     assert!(!nested, "MockHost::run was called inside MockHost::run");
     IN_RUN.with(|f| f.set(true));
     PANIC.with(|p| p.borrow_mut().take());
     let outcome = panic::catch_unwind(AssertUnwindSafe(body));
     IN_RUN.with(|f| f.set(false));
-    let session = SESSION.with(|s| s.borrow_mut().take()).expect("the session of this run");
+    let mock = MOCK.with(|m| m.borrow_mut().take()).expect("the session of this run");
     match outcome {
-        Ok(()) => Ok(session.intents_json()),
+        Ok(()) => Ok(mock.session.intents().map(|intent| JsonState::intent_json(&intent)).collect()),
         Err(payload) => Err(match payload.downcast::<HostFailure>() {
             Ok(failure) => failure.0,
             Err(payload) => {
@@ -98,7 +90,7 @@ pub(crate) fn run(state: Arc<JsonState>, label: String, body: impl FnOnce()) -> 
                     let text = payload.downcast_ref::<&str>().copied();
                     text.or(payload.downcast_ref::<String>().map(String::as_str)).unwrap_or("Box<dyn Any>").to_string()
                 });
-                MockError::GuestPanic { extension: label, message, backtrace: Vec::new() }
+                MockError::GuestPanic { extension: mock.session.label(), message, backtrace: Vec::new() }
             }
         }),
     }
@@ -130,109 +122,16 @@ fn install_panic_hook() {
     });
 }
 
-impl Session {
-    fn intents_json(&self) -> Vec<Json> {
-        self.intents
-            .iter()
-            .map(|slot| {
-                JsonState::intent_json(&Intent {
-                    kind: match slot.existing {
-                        None => IntentKind::Insert,
-                        Some(index) => IntentKind::Update { existing: &self.values[index] },
-                    },
-                    key: &self.keys[slot.key],
-                    value: &slot.row,
-                })
-            })
-            .collect()
-    }
-
-    fn encode(&self, kind: Kind, index: usize) -> u64 {
-        ((kind as u64) << 56) | ((self.generation as u64) << 32) | index as u64
-    }
-
-    fn decode(&self, handle: u64, want: Kind, argument: &'static str) -> Result<usize, Fault> {
-        let len = match want {
-            Kind::KeyBuilder => self.keys.len(),
-            Kind::Value => self.values.len(),
-            Kind::Intent => self.intents.len(),
-            Kind::Key => self.read_keys.len(),
-        };
-        let index = (handle & 0xFFFF_FFFF) as usize;
-        let reason = if (handle >> 56) as u8 != want as u8 {
-            format!("not a {} handle", want.name())
-        } else if (handle >> 32) as u32 & 0x00FF_FFFF != self.generation {
-            format!("stale {} handle from an earlier invocation", want.name())
-        } else if index >= len {
-            format!("forged {} handle: this invocation has no {} #{index}", want.name(), want.name())
-        } else {
-            return Ok(index);
-        };
-        Err(Fault::Handle { argument, handle, reason })
-    }
-
-    fn push_value(&mut self, value: JsonValue) -> u64 {
-        self.values.push(value);
-        self.encode(Kind::Value, self.values.len() - 1)
-    }
-}
-
-/// What a handle names (the top byte of a handle, as in the engine).
-#[derive(Clone, Copy)]
-#[repr(u8)]
-enum Kind {
-    KeyBuilder = 1,
-    Value = 2,
-    Intent = 3,
-    Key = 4,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::KeyBuilder => "key builder",
-            Kind::Value => "value",
-            Kind::Intent => "intent",
-            Kind::Key => "key",
-        }
-    }
-}
-
-/// Why a host call failed (the engine's faults, minus the wasm-only ones).
-enum Fault {
-    Handle { argument: &'static str, handle: u64, reason: String },
-    Type { argument: &'static str, field: String, expected: &'static str, found: &'static str },
-    Missing { argument: &'static str, what: String },
-    NotFound { key: String },
-    State(StateError),
-}
-
-impl Fault {
-    fn into_error(self, label: String, call: Declared) -> MockError {
-        let site = |argument| Site { extension: label, host_call: call.name, argument };
-        match self {
-            Fault::Handle { argument, handle, reason } => {
-                MockError::InvalidHandle { site: site(argument), handle, reason }
-            }
-            Fault::Type { argument, field, expected, found } => {
-                MockError::TypeMismatch { site: site(argument), field, expected, found }
-            }
-            Fault::Missing { argument, what } => MockError::MissingField { site: site(argument), what },
-            Fault::NotFound { key } => MockError::NotFound { site: site("keyBuilder"), key },
-            Fault::State(source) => MockError::State { site: site("keyBuilder"), source },
-        }
-    }
-}
-
 /// Runs one host call on this thread's session; a fault unwinds out of the
 /// extension with the error.
-fn call<R>(declared: Declared, body: impl FnOnce(&mut Session) -> Result<R, Fault>) -> R {
-    let outcome = SESSION.with(|s| {
-        let mut session = s.borrow_mut();
-        let session = session.as_mut().expect(
+fn call<R>(declared: Declared, body: impl FnOnce(&mut Session<JsonState>, &JsonState) -> Result<R, Fault>) -> R {
+    let outcome = MOCK.with(|m| {
+        let mut mock = m.borrow_mut();
+        let mock = mock.as_mut().expect(
             "extwasm-guest-sdk: no MockHost is running on this thread (natively, extensions run inside MockHost::run)",
         );
-        body(session).map_err(|fault| fault.into_error(session.label.clone(), declared))
+        let state = mock.state.clone();
+        body(&mut mock.session, &state).map_err(|fault| mock.session.error(declared.name, fault))
     });
     match outcome {
         Ok(result) => result,
@@ -248,69 +147,69 @@ pub(crate) fn begin_invocation() {}
 // ---------------------------------------------------------------------------
 
 pub(crate) fn get_key(storage: &str, entity: &str) -> u64 {
-    call(ffi::GET_KEY, |s| {
-        s.keys.push(KeyBuilder::new(storage, entity));
-        Ok(s.encode(Kind::KeyBuilder, s.keys.len() - 1))
-    })
-}
-
-fn query(declared: Declared, key_builder: u64, must: bool) -> Option<u64> {
-    call(declared, |s| {
-        let index = s.decode(key_builder, Kind::KeyBuilder, "keyBuilder")?;
-        match s.state.query(&s.keys[index]).map_err(Fault::State)? {
-            Some(value) => Ok(Some(s.push_value(value))),
-            None if must => Err(Fault::NotFound { key: s.keys[index].to_string() }),
-            None => Ok(None),
-        }
-    })
+    call(ffi::GET_KEY, |s, _| s.get_key(storage, entity))
 }
 
 pub(crate) fn get_value(key_builder: u64) -> u64 {
-    query(ffi::GET_VALUE, key_builder, true).expect("must-get returns a value or fails")
+    call(ffi::GET_VALUE, |s, state| s.query(state, key_builder, true))
 }
 
 pub(crate) fn query_value(key_builder: u64) -> Option<u64> {
-    query(ffi::QUERY_VALUE, key_builder, false)
+    let value = call(ffi::QUERY_VALUE, |s, state| s.query(state, key_builder, false));
+    (value != abi::NOT_FOUND).then_some(value)
 }
 
 pub(crate) fn read_values(key_builder: u64, each: &mut dyn FnMut(u64, u64)) {
     // The key builder is copied: the callback may change it while the state iterates.
-    let (state, key) = call(ffi::READ_VALUES, |s| {
-        let index = s.decode(key_builder, Kind::KeyBuilder, "keyBuilder")?;
-        Ok((s.state.clone(), s.keys[index].clone()))
+    let scratch = call(ffi::READ_VALUES, |s, _| s.begin_read(key_builder));
+    let state = MOCK.with(|m| m.borrow().as_ref().map(|m| m.state.clone())).expect("the session of this run");
+    let mut failure = None;
+    let mut unwinding = None;
+    let result = Session::<JsonState>::read_state(&state, &scratch, &mut |record_key, value| {
+        let (key, value) = match MOCK.with(|m| {
+            let mut mock = m.borrow_mut();
+            let mock = mock.as_mut().expect("the session of this run");
+            mock.session.read_item(record_key, value).map_err(|fault| mock.session.error(ffi::READ_VALUES.name, fault))
+        }) {
+            Ok(handles) => handles,
+            Err(error) => {
+                failure = Some(error);
+                return std::ops::ControlFlow::Break(());
+            }
+        };
+        // The extension's own failure (a panic, a failing host call) unwinds
+        // through the state's iteration as it would through wasm: catch it
+        // here, so the state is not blamed, and go on unwinding below.
+        match panic::catch_unwind(AssertUnwindSafe(|| each(key, value))) {
+            Ok(()) => std::ops::ControlFlow::Continue(()),
+            Err(payload) => {
+                unwinding = Some(payload);
+                std::ops::ControlFlow::Break(())
+            }
+        }
     });
-    let result = state.read(&key, &mut |record_key, value| {
-        let (key, value) = call(ffi::READ_VALUES, |s| {
-            s.read_keys.push(record_key);
-            let key = s.encode(Kind::Key, s.read_keys.len() - 1);
-            Ok((key, s.push_value(value)))
-        });
-        each(key, value);
-        ControlFlow::Continue(())
+    MOCK.with(|m| {
+        if let Some(mock) = m.borrow_mut().as_mut() {
+            mock.session.end_read(scratch);
+        }
     });
-    if let Err(error) = result {
-        call::<()>(ffi::READ_VALUES, |_| Err(Fault::State(error)));
+    if let Some(payload) = unwinding {
+        panic::resume_unwind(payload);
+    }
+    if let Some(error) = failure {
+        panic::panic_any(HostFailure(error));
+    }
+    if let Err(fault) = result {
+        call::<()>(ffi::READ_VALUES, |_, _| Err(fault));
     }
 }
 
 pub(crate) fn new_value(key_builder: u64) -> u64 {
-    call(ffi::NEW_VALUE, |s| {
-        let key = s.decode(key_builder, Kind::KeyBuilder, "keyBuilder")?;
-        // As the engine: the state may refuse the write (a failing storage does).
-        s.state.check_insert(&s.keys[key]).map_err(Fault::State)?;
-        s.intents.push(IntentSlot { key, existing: None, row: Row::default() });
-        Ok(s.encode(Kind::Intent, s.intents.len() - 1))
-    })
+    call(ffi::NEW_VALUE, |s, state| s.new_value(state, key_builder))
 }
 
 pub(crate) fn update_value(key_builder: u64, existing: u64) -> u64 {
-    call(ffi::UPDATE_VALUE, |s| {
-        let key = s.decode(key_builder, Kind::KeyBuilder, "keyBuilder")?;
-        let existing = s.decode(existing, Kind::Value, "existingValue")?;
-        s.state.check_update(&s.keys[key], &s.values[existing]).map_err(Fault::State)?;
-        s.intents.push(IntentSlot { key, existing: Some(existing), row: Row::default() });
-        Ok(s.encode(Kind::Intent, s.intents.len() - 1))
-    })
+    call(ffi::UPDATE_VALUE, |s, state| s.update_value(state, key_builder, existing))
 }
 
 // ---------------------------------------------------------------------------
@@ -318,19 +217,7 @@ pub(crate) fn update_value(key_builder: u64, existing: u64) -> u64 {
 // ---------------------------------------------------------------------------
 
 fn put(declared: Declared, id: u64, kind: RowWriterKind, name: &str, value: Scalar<'_>) {
-    call(declared, |s| {
-        match kind {
-            RowWriterKind::KeyBuilder => {
-                let index = s.decode(id, Kind::KeyBuilder, "id")?;
-                s.keys[index].put(name, value);
-            }
-            RowWriterKind::Intent => {
-                let index = s.decode(id, Kind::Intent, "id")?;
-                s.intents[index].row.put(name, value);
-            }
-        }
-        Ok(())
-    })
+    call(declared, |s, _| s.put(id, kind as i32, name, value));
 }
 
 pub(crate) fn put_string(id: u64, kind: RowWriterKind, name: &str, value: &str) {
@@ -369,311 +256,126 @@ pub(crate) fn put_float64(id: u64, kind: RowWriterKind, name: &str, value: f64) 
 // Reads
 // ---------------------------------------------------------------------------
 
-/// How a read names its field.
-#[derive(Clone, Copy)]
-enum Selector<'a> {
-    Name(&'a str),
-    Index(usize),
-}
-
-impl Selector<'_> {
-    fn argument(self) -> &'static str {
-        match self {
-            Selector::Name(_) => "namePtr",
-            Selector::Index(_) => "index",
-        }
-    }
-
-    /// The field name, or `[index]`, for messages.
-    fn describe(self) -> String {
-        match self {
-            Selector::Name(name) => name.to_string(),
-            Selector::Index(index) => format!("[{index}]"),
-        }
-    }
-}
-
-/// A read field, checked against the type asked for.
-enum Read<'v> {
-    Scalar(Scalar<'v>),
-    Nested(JsonValue),
-}
-
-/// Field `selector` of `value`, checked to be readable as `want`.
-fn resolve<'v>(value: &'v JsonValue, selector: Selector<'_>, want: FieldType) -> Result<Read<'v>, Fault> {
-    let argument = selector.argument();
-    let field = match selector {
-        Selector::Name(name) => value.field(name),
-        Selector::Index(index) => value.element(index),
-    };
-    let Some(field) = field else {
-        let what = match selector {
-            Selector::Name(name) => format!("no field {name:?}"),
-            Selector::Index(index) => format!("no element {index}: out of range or not an array"),
-        };
-        return Err(Fault::Missing { argument, what });
-    };
-    field.readable_as(want).map_err(|found| Fault::Type {
-        argument,
-        field: selector.describe(),
-        expected: want.as_str(),
-        found,
-    })?;
-    Ok(match field {
-        Field::Value(nested) => Read::Nested(nested),
-        Field::Scalar(scalar) => Read::Scalar(scalar),
-    })
-}
-
 /// Reads a field of a value (`of_key == false`) or of a read callback's key
-/// and converts it with `convert`, inside the session.
+/// as `want`, and converts it with `convert` (bytes are leaked: the native
+/// stand-in for the exchange buffer).
 fn read<R>(
     declared: Declared,
     handle: u64,
     of_key: bool,
     selector: Selector<'_>,
     want: FieldType,
-    convert: impl FnOnce(&mut Session, Read<'_>) -> Result<R, Fault>,
+    convert: impl FnOnce(Read<'_>) -> R,
 ) -> R {
-    call(declared, |s| {
-        let target = if of_key {
-            s.read_keys[s.decode(handle, Kind::Key, "key")?].clone()
-        } else {
-            s.values[s.decode(handle, Kind::Value, "value")?].clone()
-        };
-        let read = resolve(&target, selector, want)?;
-        if of_key && matches!(read, Read::Nested(_)) {
-            // The ABI has no nested reads of keys.
-            return Err(Fault::Type {
-                argument: selector.argument(),
-                field: selector.describe(),
-                expected: want.as_str(),
-                found: "value",
-            });
-        }
-        convert(s, read)
-    })
+    call(declared, |s, _| s.read(handle, of_key, selector, want).map(convert))
 }
 
-/// The numeric conversions of the engine, after [`readable`] said yes.
-fn scalar_of(read: Read<'_>) -> Scalar<'_> {
+fn by_index(index: usize) -> Selector<'static> {
+    Selector::Index(i64::try_from(index).unwrap_or(i64::MAX))
+}
+
+fn leak_bytes(read: Read<'_>) -> &'static [u8] {
     match read {
-        Read::Scalar(scalar) => scalar,
-        Read::Nested(_) => unreachable!("readable_as admits nested values only as values"),
+        Read::Bytes(bytes) => Box::leak(bytes.into()),
+        other => unreachable!("a bytes read returns bytes, not {other:?}"),
     }
 }
 
-fn as_i64(scalar: Scalar<'_>) -> i64 {
-    match scalar {
-        Scalar::Int32(v) => v as i64,
-        Scalar::Int64(v) => v,
-        _ => 0,
+fn leak_str(read: Read<'_>) -> &'static str {
+    // Strings and the halves of qualified names come from `&str`s of the state.
+    std::str::from_utf8(leak_bytes(read)).unwrap_or_default()
+}
+
+fn read_i32(read: Read<'_>) -> i32 {
+    match read {
+        Read::I32(v) => v,
+        other => unreachable!("an int32 read returns an i32, not {other:?}"),
     }
 }
 
-fn as_f64(scalar: Scalar<'_>) -> f64 {
-    match scalar {
-        Scalar::Int32(v) => v as f64,
-        Scalar::Int64(v) => v as f64,
-        Scalar::Float32(v) => v as f64,
-        Scalar::Float64(v) => v,
-        _ => 0.0,
+fn read_i64(read: Read<'_>) -> i64 {
+    match read {
+        Read::I64(v) => v,
+        other => unreachable!("an int64 or bool read returns an i64, not {other:?}"),
     }
 }
 
-/// Leaks a copy of `bytes`: the native stand-in for the exchange buffer.
-fn leak_bytes(bytes: &[u8]) -> &'static [u8] {
-    Box::leak(bytes.into())
+fn read_f32(read: Read<'_>) -> f32 {
+    match read {
+        Read::F32(v) => v,
+        other => unreachable!("a float32 read returns an f32, not {other:?}"),
+    }
 }
 
-fn leak_str(text: &str) -> &'static str {
-    Box::leak(text.into())
+fn read_f64(read: Read<'_>) -> f64 {
+    match read {
+        Read::F64(v) => v,
+        other => unreachable!("a float64 read returns an f64, not {other:?}"),
+    }
 }
 
-fn read_i32(declared: Declared, handle: u64, of_key: bool, selector: Selector<'_>) -> i32 {
-    read(declared, handle, of_key, selector, FieldType::Int32, |_, read| match scalar_of(read) {
-        Scalar::Int64(v) => i32::try_from(v).map_err(|_| Fault::Type {
-            argument: selector.argument(),
-            field: selector.describe(),
-            expected: FieldType::Int32.as_str(),
-            found: "int64 out of int32 range",
-        }),
-        scalar => Ok(as_i64(scalar) as i32),
-    })
-}
-
-fn read_i64(declared: Declared, handle: u64, of_key: bool, selector: Selector<'_>) -> i64 {
-    read(declared, handle, of_key, selector, FieldType::Int64, |_, read| Ok(as_i64(scalar_of(read))))
-}
-
-fn read_f32(declared: Declared, handle: u64, of_key: bool, selector: Selector<'_>) -> f32 {
-    read(declared, handle, of_key, selector, FieldType::Float32, |_, read| Ok(as_f64(scalar_of(read)) as f32))
-}
-
-fn read_f64(declared: Declared, handle: u64, of_key: bool, selector: Selector<'_>) -> f64 {
-    read(declared, handle, of_key, selector, FieldType::Float64, |_, read| Ok(as_f64(scalar_of(read))))
-}
-
-fn read_bool(declared: Declared, handle: u64, of_key: bool, selector: Selector<'_>) -> bool {
-    read(declared, handle, of_key, selector, FieldType::Bool, |_, read| {
-        Ok(matches!(scalar_of(read), Scalar::Bool(true)))
-    })
-}
-
-fn read_bytes(declared: Declared, handle: u64, of_key: bool, selector: Selector<'_>, want: FieldType) -> &'static [u8] {
-    read(declared, handle, of_key, selector, want, |_, read| {
-        Ok(leak_bytes(match (scalar_of(read), want) {
-            (Scalar::String(text), _) => text.as_bytes(),
-            (Scalar::Bytes(bytes), _) => bytes,
-            (Scalar::QName(q), FieldType::QNamePkg) => q.pkg.as_bytes(),
-            (Scalar::QName(q), _) => q.entity.as_bytes(),
-            (scalar, want) => unreachable!("readable_as admits no {} read as {}", scalar.type_name(), want.as_str()),
-        }))
-    })
-}
-
-fn read_str(declared: Declared, handle: u64, of_key: bool, selector: Selector<'_>, want: FieldType) -> &'static str {
-    read(declared, handle, of_key, selector, want, |_, read| {
-        Ok(leak_str(match (scalar_of(read), want) {
-            (Scalar::String(text), _) => text,
-            (Scalar::QName(q), FieldType::QNamePkg) => q.pkg,
-            (Scalar::QName(q), _) => q.entity,
-            (scalar, want) => unreachable!("readable_as admits no {} read as {}", scalar.type_name(), want.as_str()),
-        }))
-    })
-}
-
-fn read_value(declared: Declared, handle: u64, selector: Selector<'_>) -> u64 {
-    read(declared, handle, false, selector, FieldType::Value, |s, read| match read {
-        Read::Nested(nested) => Ok(s.push_value(nested)),
-        Read::Scalar(_) => unreachable!("readable_as admits only nested values as values"),
-    })
+fn read_value(read: Read<'_>) -> u64 {
+    match read {
+        Read::Value(handle) => handle,
+        other => unreachable!("a value read returns a handle, not {other:?}"),
+    }
 }
 
 pub(crate) fn value_len(value: u64) -> usize {
-    call(ffi::VALUE_LENGTH, |s| {
-        let index = s.decode(value, Kind::Value, "value")?;
-        s.values[index].len().ok_or(Fault::Type {
-            argument: "value",
-            field: "(the value itself)".into(),
-            expected: "array",
-            found: "object or scalar",
-        })
-    })
+    call(ffi::VALUE_LENGTH, |s, _| s.value_length(value)) as usize
 }
 
-pub(crate) fn value_as_string<'i>(_: Ext<'i>, value: u64, name: &str) -> &'i str {
-    read_str(ffi::VALUE_AS_STRING, value, false, Selector::Name(name), FieldType::String)
+macro_rules! reads {
+    ($($name:ident($declared:ident, $arg:ident: $arg_ty:ty, $selector:expr, $of_key:expr, $want:expr) -> $ret:ty = $convert:expr;)*) => {
+        $(
+            pub(crate) fn $name(handle: u64, $arg: $arg_ty) -> $ret {
+                read(ffi::$declared, handle, $of_key, $selector, $want, $convert)
+            }
+        )*
+    };
 }
 
-pub(crate) fn value_as_bytes<'i>(_: Ext<'i>, value: u64, name: &str) -> &'i [u8] {
-    read_bytes(ffi::VALUE_AS_BYTES, value, false, Selector::Name(name), FieldType::Bytes)
+macro_rules! borrowed_reads {
+    ($($name:ident($declared:ident, $arg:ident: $arg_ty:ty, $selector:expr, $of_key:expr, $want:expr) -> $ret:ty = $convert:expr;)*) => {
+        $(
+            pub(crate) fn $name<'i>(_: Ext<'i>, handle: u64, $arg: $arg_ty) -> &'i $ret {
+                read(ffi::$declared, handle, $of_key, $selector, $want, $convert)
+            }
+        )*
+    };
 }
 
-pub(crate) fn value_as_int32(value: u64, name: &str) -> i32 {
-    read_i32(ffi::VALUE_AS_INT32, value, false, Selector::Name(name))
+borrowed_reads! {
+    value_as_string(VALUE_AS_STRING, name: &str, Selector::Name(name), false, FieldType::String) -> str = leak_str;
+    value_as_bytes(VALUE_AS_BYTES, name: &str, Selector::Name(name), false, FieldType::Bytes) -> [u8] = leak_bytes;
+    value_as_qname_pkg(VALUE_AS_QNAME_PKG, name: &str, Selector::Name(name), false, FieldType::QNamePkg) -> str = leak_str;
+    value_as_qname_entity(VALUE_AS_QNAME_ENTITY, name: &str, Selector::Name(name), false, FieldType::QNameEntity) -> str = leak_str;
+    value_get_as_string(VALUE_GET_AS_STRING, index: usize, by_index(index), false, FieldType::String) -> str = leak_str;
+    value_get_as_bytes(VALUE_GET_AS_BYTES, index: usize, by_index(index), false, FieldType::Bytes) -> [u8] = leak_bytes;
+    value_get_as_qname_pkg(VALUE_GET_AS_QNAME_PKG, index: usize, by_index(index), false, FieldType::QNamePkg) -> str = leak_str;
+    value_get_as_qname_entity(VALUE_GET_AS_QNAME_ENTITY, index: usize, by_index(index), false, FieldType::QNameEntity) -> str = leak_str;
+    key_as_string(KEY_AS_STRING, name: &str, Selector::Name(name), true, FieldType::String) -> str = leak_str;
+    key_as_bytes(KEY_AS_BYTES, name: &str, Selector::Name(name), true, FieldType::Bytes) -> [u8] = leak_bytes;
+    key_as_qname_pkg(KEY_AS_QNAME_PKG, name: &str, Selector::Name(name), true, FieldType::QNamePkg) -> str = leak_str;
+    key_as_qname_entity(KEY_AS_QNAME_ENTITY, name: &str, Selector::Name(name), true, FieldType::QNameEntity) -> str = leak_str;
 }
 
-pub(crate) fn value_as_int64(value: u64, name: &str) -> i64 {
-    read_i64(ffi::VALUE_AS_INT64, value, false, Selector::Name(name))
-}
-
-pub(crate) fn value_as_float32(value: u64, name: &str) -> f32 {
-    read_f32(ffi::VALUE_AS_FLOAT32, value, false, Selector::Name(name))
-}
-
-pub(crate) fn value_as_float64(value: u64, name: &str) -> f64 {
-    read_f64(ffi::VALUE_AS_FLOAT64, value, false, Selector::Name(name))
-}
-
-pub(crate) fn value_as_bool(value: u64, name: &str) -> bool {
-    read_bool(ffi::VALUE_AS_BOOL, value, false, Selector::Name(name))
-}
-
-pub(crate) fn value_as_qname_pkg<'i>(_: Ext<'i>, value: u64, name: &str) -> &'i str {
-    read_str(ffi::VALUE_AS_QNAME_PKG, value, false, Selector::Name(name), FieldType::QNamePkg)
-}
-
-pub(crate) fn value_as_qname_entity<'i>(_: Ext<'i>, value: u64, name: &str) -> &'i str {
-    read_str(ffi::VALUE_AS_QNAME_ENTITY, value, false, Selector::Name(name), FieldType::QNameEntity)
-}
-
-pub(crate) fn value_as_value(value: u64, name: &str) -> u64 {
-    read_value(ffi::VALUE_AS_VALUE, value, Selector::Name(name))
-}
-
-pub(crate) fn value_get_as_string<'i>(_: Ext<'i>, value: u64, index: usize) -> &'i str {
-    read_str(ffi::VALUE_GET_AS_STRING, value, false, Selector::Index(index), FieldType::String)
-}
-
-pub(crate) fn value_get_as_bytes<'i>(_: Ext<'i>, value: u64, index: usize) -> &'i [u8] {
-    read_bytes(ffi::VALUE_GET_AS_BYTES, value, false, Selector::Index(index), FieldType::Bytes)
-}
-
-pub(crate) fn value_get_as_qname_pkg<'i>(_: Ext<'i>, value: u64, index: usize) -> &'i str {
-    read_str(ffi::VALUE_GET_AS_QNAME_PKG, value, false, Selector::Index(index), FieldType::QNamePkg)
-}
-
-pub(crate) fn value_get_as_qname_entity<'i>(_: Ext<'i>, value: u64, index: usize) -> &'i str {
-    read_str(ffi::VALUE_GET_AS_QNAME_ENTITY, value, false, Selector::Index(index), FieldType::QNameEntity)
-}
-
-pub(crate) fn value_get_as_int32(value: u64, index: usize) -> i32 {
-    read_i32(ffi::VALUE_GET_AS_INT32, value, false, Selector::Index(index))
-}
-
-pub(crate) fn value_get_as_int64(value: u64, index: usize) -> i64 {
-    read_i64(ffi::VALUE_GET_AS_INT64, value, false, Selector::Index(index))
-}
-
-pub(crate) fn value_get_as_bool(value: u64, index: usize) -> bool {
-    read_bool(ffi::VALUE_GET_AS_BOOL, value, false, Selector::Index(index))
-}
-
-pub(crate) fn value_get_as_float32(value: u64, index: usize) -> f32 {
-    read_f32(ffi::VALUE_GET_AS_FLOAT32, value, false, Selector::Index(index))
-}
-
-pub(crate) fn value_get_as_float64(value: u64, index: usize) -> f64 {
-    read_f64(ffi::VALUE_GET_AS_FLOAT64, value, false, Selector::Index(index))
-}
-
-pub(crate) fn value_get_as_value(value: u64, index: usize) -> u64 {
-    read_value(ffi::VALUE_GET_AS_VALUE, value, Selector::Index(index))
-}
-
-pub(crate) fn key_as_string<'i>(_: Ext<'i>, key: u64, name: &str) -> &'i str {
-    read_str(ffi::KEY_AS_STRING, key, true, Selector::Name(name), FieldType::String)
-}
-
-pub(crate) fn key_as_bytes<'i>(_: Ext<'i>, key: u64, name: &str) -> &'i [u8] {
-    read_bytes(ffi::KEY_AS_BYTES, key, true, Selector::Name(name), FieldType::Bytes)
-}
-
-pub(crate) fn key_as_qname_pkg<'i>(_: Ext<'i>, key: u64, name: &str) -> &'i str {
-    read_str(ffi::KEY_AS_QNAME_PKG, key, true, Selector::Name(name), FieldType::QNamePkg)
-}
-
-pub(crate) fn key_as_qname_entity<'i>(_: Ext<'i>, key: u64, name: &str) -> &'i str {
-    read_str(ffi::KEY_AS_QNAME_ENTITY, key, true, Selector::Name(name), FieldType::QNameEntity)
-}
-
-pub(crate) fn key_as_int32(key: u64, name: &str) -> i32 {
-    read_i32(ffi::KEY_AS_INT32, key, true, Selector::Name(name))
-}
-
-pub(crate) fn key_as_int64(key: u64, name: &str) -> i64 {
-    read_i64(ffi::KEY_AS_INT64, key, true, Selector::Name(name))
-}
-
-pub(crate) fn key_as_bool(key: u64, name: &str) -> bool {
-    read_bool(ffi::KEY_AS_BOOL, key, true, Selector::Name(name))
-}
-
-pub(crate) fn key_as_float32(key: u64, name: &str) -> f32 {
-    read_f32(ffi::KEY_AS_FLOAT32, key, true, Selector::Name(name))
-}
-
-pub(crate) fn key_as_float64(key: u64, name: &str) -> f64 {
-    read_f64(ffi::KEY_AS_FLOAT64, key, true, Selector::Name(name))
+reads! {
+    value_as_int32(VALUE_AS_INT32, name: &str, Selector::Name(name), false, FieldType::Int32) -> i32 = read_i32;
+    value_as_int64(VALUE_AS_INT64, name: &str, Selector::Name(name), false, FieldType::Int64) -> i64 = read_i64;
+    value_as_float32(VALUE_AS_FLOAT32, name: &str, Selector::Name(name), false, FieldType::Float32) -> f32 = read_f32;
+    value_as_float64(VALUE_AS_FLOAT64, name: &str, Selector::Name(name), false, FieldType::Float64) -> f64 = read_f64;
+    value_as_bool(VALUE_AS_BOOL, name: &str, Selector::Name(name), false, FieldType::Bool) -> bool = |r| read_i64(r) != 0;
+    value_as_value(VALUE_AS_VALUE, name: &str, Selector::Name(name), false, FieldType::Value) -> u64 = read_value;
+    value_get_as_int32(VALUE_GET_AS_INT32, index: usize, by_index(index), false, FieldType::Int32) -> i32 = read_i32;
+    value_get_as_int64(VALUE_GET_AS_INT64, index: usize, by_index(index), false, FieldType::Int64) -> i64 = read_i64;
+    value_get_as_bool(VALUE_GET_AS_BOOL, index: usize, by_index(index), false, FieldType::Bool) -> bool = |r| read_i64(r) != 0;
+    value_get_as_float32(VALUE_GET_AS_FLOAT32, index: usize, by_index(index), false, FieldType::Float32) -> f32 = read_f32;
+    value_get_as_float64(VALUE_GET_AS_FLOAT64, index: usize, by_index(index), false, FieldType::Float64) -> f64 = read_f64;
+    value_get_as_value(VALUE_GET_AS_VALUE, index: usize, by_index(index), false, FieldType::Value) -> u64 = read_value;
+    key_as_int32(KEY_AS_INT32, name: &str, Selector::Name(name), true, FieldType::Int32) -> i32 = read_i32;
+    key_as_int64(KEY_AS_INT64, name: &str, Selector::Name(name), true, FieldType::Int64) -> i64 = read_i64;
+    key_as_bool(KEY_AS_BOOL, name: &str, Selector::Name(name), true, FieldType::Bool) -> bool = |r| read_i64(r) != 0;
+    key_as_float32(KEY_AS_FLOAT32, name: &str, Selector::Name(name), true, FieldType::Float32) -> f32 = read_f32;
+    key_as_float64(KEY_AS_FLOAT64, name: &str, Selector::Name(name), true, FieldType::Float64) -> f64 = read_f64;
 }

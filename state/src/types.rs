@@ -10,10 +10,9 @@
 use std::fmt;
 use std::ops::ControlFlow;
 
-use extwasm_abi::FieldType;
+use extwasm_abi::{FieldType, messages, render};
 
-use crate::budget::{Budget, Clock, Exceeded, MAX_ROW_FIELDS};
-use crate::error::HostResource;
+use crate::budget::{Budget, Clock, Exceeded, HostResource, MAX_ROW_FIELDS};
 use crate::names::str_eq;
 
 /// A qualified name: full package path and entity
@@ -64,7 +63,7 @@ impl Scalar<'_> {
     }
 
     /// Numeric view for comparisons across integer and float widths.
-    pub(crate) fn as_f64(&self) -> Option<f64> {
+    pub fn as_f64(&self) -> Option<f64> {
         match *self {
             Scalar::Int32(v) => Some(v as f64),
             Scalar::Int64(v) => Some(v as f64),
@@ -75,7 +74,7 @@ impl Scalar<'_> {
     }
 
     /// Integer view for exact comparisons.
-    pub(crate) fn as_i64(&self) -> Option<i64> {
+    pub fn as_i64(&self) -> Option<i64> {
         match *self {
             Scalar::Int32(v) => Some(v as i64),
             Scalar::Int64(v) => Some(v),
@@ -84,6 +83,9 @@ impl Scalar<'_> {
     }
 }
 
+/// As messages show a value (the ABI's templates): strings in quotes, bytes
+/// by their length, qualified names as `pkg.Entity`, numbers as Rust writes
+/// them. A guest's long string is cut short (see [`excerpt`]).
 impl fmt::Display for Scalar<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -92,9 +94,9 @@ impl fmt::Display for Scalar<'_> {
             Scalar::Float32(v) => write!(f, "{v}"),
             Scalar::Float64(v) => write!(f, "{v}"),
             Scalar::Bool(v) => write!(f, "{v}"),
-            Scalar::String(v) => write!(f, "{v:?}"),
-            Scalar::Bytes(v) => write!(f, "<{} bytes>", v.len()),
-            Scalar::QName(q) => write!(f, "{}.{}", q.pkg, q.entity),
+            Scalar::String(v) => render(f, messages::SCALAR_STRING, &[("value", &excerpt(v))]),
+            Scalar::Bytes(v) => render(f, messages::SCALAR_BYTES, &[("len", &v.len())]),
+            Scalar::QName(q) => write!(f, "{}.{}", excerpt(q.pkg), excerpt(q.entity)),
         }
     }
 }
@@ -351,7 +353,7 @@ impl Row {
     /// [`Row::put`], charging what it allocates to `budget`. A refused put
     /// leaves the field absent or with a value the guest never sees (the
     /// invocation fails).
-    pub(crate) fn try_put(&mut self, name: &str, value: Scalar<'_>, budget: &mut Budget) -> Result<(), Exceeded> {
+    pub fn try_put(&mut self, name: &str, value: Scalar<'_>, budget: &mut Budget) -> Result<(), Exceeded> {
         let index = match self.position(name) {
             Some(index) => index,
             None => {
@@ -395,7 +397,7 @@ impl Row {
     }
 
     /// Bytes this row has allocated, retained slots included.
-    pub(crate) fn heap_bytes(&self) -> usize {
+    pub fn heap_bytes(&self) -> usize {
         let slots = self.fields.capacity() * size_of::<RowField>();
         self.fields.iter().fold(slots, |sum, f| sum + f.name.capacity() + f.text.capacity() + f.bytes.capacity())
     }
@@ -449,14 +451,14 @@ impl KeyBuilder {
 
     /// Reuses this builder for (storage, entity), keeping its allocations
     /// and charging what they grow by.
-    pub(crate) fn try_reset(&mut self, storage: &str, entity: &str, budget: &mut Budget) -> Result<(), Exceeded> {
+    pub fn try_reset(&mut self, storage: &str, entity: &str, budget: &mut Budget) -> Result<(), Exceeded> {
         self.fields.clear();
         budget.set_str(&mut self.storage, storage)?;
         budget.set_str(&mut self.entity, entity)
     }
 
     /// Bytes this key builder has allocated.
-    pub(crate) fn heap_bytes(&self) -> usize {
+    pub fn heap_bytes(&self) -> usize {
         self.storage.capacity() + self.entity.capacity() + self.fields.heap_bytes()
     }
 
@@ -475,7 +477,8 @@ impl KeyBuilder {
         &self.fields
     }
 
-    pub(crate) fn fields_mut(&mut self) -> &mut Row {
+    /// The key fields, to put more (as the guest's row writers do).
+    pub fn fields_mut(&mut self) -> &mut Row {
         &mut self.fields
     }
 
@@ -491,29 +494,34 @@ const EXCERPT_CHARS: usize = 200;
 /// `text` for a message: whole when short, else its start and its length.
 /// Error messages outlive the invocation, so they must not hold what a
 /// guest made big.
-pub(crate) fn excerpt(text: &str) -> String {
+pub fn excerpt(text: &str) -> String {
     match text.char_indices().nth(EXCERPT_CHARS) {
         None => text.to_owned(),
         Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
     }
 }
 
+/// The key as messages show it (`messages::KEY`): storage, entity and up
+/// to 16 fields.
 impl fmt::Display for KeyBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "storage {:?}, entity {:?}, key {{", excerpt(&self.storage), excerpt(&self.entity))?;
-        for (i, (name, value)) in self.fields.iter().enumerate() {
-            let sep = if i == 0 { "" } else { ", " };
-            if i == 16 {
-                write!(f, "{sep}… {} more", self.fields.len() - i)?;
-                break;
-            }
-            match value {
-                Scalar::String(s) => write!(f, "{sep}{}: {:?}", excerpt(name), excerpt(s))?,
-                Scalar::QName(q) => write!(f, "{sep}{}: {}.{}", excerpt(name), excerpt(q.pkg), excerpt(q.entity))?,
-                other => write!(f, "{sep}{}: {other}", excerpt(name))?,
+        struct Fields<'a>(&'a Row);
+        impl fmt::Display for Fields<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("{")?;
+                for (i, (name, value)) in self.0.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { ", " };
+                    if i == 16 {
+                        write!(f, "{sep}… {} more", self.0.len() - i)?;
+                        break;
+                    }
+                    write!(f, "{sep}{}: {value}", excerpt(name))?;
+                }
+                f.write_str("}")
             }
         }
-        f.write_str("}")
+        let (storage, entity) = (excerpt(&self.storage), excerpt(&self.entity));
+        render(f, messages::KEY, &[("storage", &storage), ("entity", &entity), ("fields", &Fields(&self.fields))])
     }
 }
 

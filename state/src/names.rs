@@ -7,7 +7,7 @@
 
 /// Whether `a` and `b` hold the same bytes, without calling `memcmp`.
 #[inline]
-pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -45,7 +45,7 @@ fn tail(rest: &[u8]) -> u64 {
 
 /// `str` equality through [`bytes_eq`].
 #[inline]
-pub(crate) fn str_eq(a: &str, b: &str) -> bool {
+pub fn str_eq(a: &str, b: &str) -> bool {
     bytes_eq(a.as_bytes(), b.as_bytes())
 }
 
@@ -65,14 +65,15 @@ fn name_hash(name: &[u8]) -> u64 {
 /// Maps names to their position in a list given at construction: hash, then
 /// binary search over the hashes, then one comparison.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct NameIndex {
+pub struct NameIndex {
     /// (hash, position), sorted.
     entries: Vec<(u64, usize)>,
     names: Vec<Box<str>>,
 }
 
 impl NameIndex {
-    pub(crate) fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+    /// An index of `names`, each at its position.
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
         let mut index = NameIndex::default();
         for name in names {
             index.push(name);
@@ -81,7 +82,7 @@ impl NameIndex {
     }
 
     /// Adds `name` at the next position.
-    pub(crate) fn push(&mut self, name: &str) {
+    pub fn push(&mut self, name: &str) {
         let entry = (name_hash(name.as_bytes()), self.names.len());
         let at = self.entries.partition_point(|e| *e < entry);
         self.entries.insert(at, entry);
@@ -90,7 +91,7 @@ impl NameIndex {
 
     /// The position of `name`.
     #[inline]
-    pub(crate) fn get(&self, name: &str) -> Option<usize> {
+    pub fn get(&self, name: &str) -> Option<usize> {
         let hash = name_hash(name.as_bytes());
         let start = self.entries.partition_point(|e| e.0 < hash);
         self.entries[start..].iter().take_while(|e| e.0 == hash).map(|e| e.1).find(|&i| str_eq(&self.names[i], name))

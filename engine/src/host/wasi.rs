@@ -5,11 +5,13 @@
 //! `ENOTCAPABLE`.
 
 use extwasm_abi::{ValType, WASI_MODULE};
-use wasmtime::{Caller, FuncType, Linker, Val};
+use extwasm_host::{Fault, guest_bytes};
+use extwasm_state::State;
+use extwasm_state::budget::CHUNK;
+use wasmtime::{FuncType, Linker, Val};
 
-use crate::budget::CHUNK;
-use crate::host::{Fault, HostCtx, guest_bytes, guest_bytes_mut};
-use crate::state::State;
+use super::memory::{guest_bytes_mut, read_u32, write_u32};
+use super::{Ctx, HostCtx, guest};
 
 /// Most iovecs one `fd_write` takes (POSIX's `IOV_MAX`); more is `EINVAL`.
 const MAX_IOVECS: i32 = 1024;
@@ -83,29 +85,14 @@ fn denied_errno(name: &str) -> i32 {
     if name.starts_with("path_") { ERRNO_NOTCAPABLE } else { ERRNO_BADF }
 }
 
-type Ctx<'a, S> = Caller<'a, HostCtx<S>>;
-
 fn with_memory<S: State>(
     caller: &mut Ctx<'_, S>,
     call: &'static str,
     body: impl FnOnce(&mut [u8], &mut HostCtx<S>) -> Result<i32, Fault>,
 ) -> wasmtime::Result<i32> {
-    let (mem, ctx) = match caller.data().memory {
-        Some(memory) => memory.data_and_store_mut(caller),
-        None => (&mut [][..], caller.data_mut()),
-    };
+    let (mem, ctx) = guest(caller);
     ctx.host_calls += 1;
     body(mem, ctx).map_err(|fault| ctx.fail(call, fault))
-}
-
-fn write_u32(mem: &mut [u8], ptr: i32, value: u32, argument: &'static str) -> Result<(), Fault> {
-    guest_bytes_mut(mem, ptr, 4).map_err(|e| e.fault(argument))?.copy_from_slice(&value.to_le_bytes());
-    Ok(())
-}
-
-fn read_u32(mem: &[u8], ptr: i32, argument: &'static str) -> Result<u32, Fault> {
-    let bytes = guest_bytes(mem, ptr, 4).map_err(|e| e.fault(argument))?;
-    Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
 }
 
 fn fd_write<S: State>(
@@ -128,16 +115,16 @@ fn fd_write<S: State>(
         // cut short there, as a short write the guest may continue.
         let mut total: u32 = 0;
         for i in 0..iovs_len {
-            let iov = iovs.wrapping_add(i.wrapping_mul(8));
+            let iov = (iovs as u32).wrapping_add((i as u32).wrapping_mul(8));
             let buf = read_u32(mem, iov, "iovs")?;
             let len = read_u32(mem, iov.wrapping_add(4), "iovs")?;
-            let bytes = guest_bytes(mem, buf as i32, len as i32).map_err(|e| e.fault("iovs"))?;
+            let bytes = guest_bytes(mem, buf, len, "iovs")?;
             let Some(sum) = total.checked_add(len) else { break };
             // Output examines a bounded amount per invocation (see Output::write).
             ctx.output.write(stream, bytes);
             total = sum;
         }
-        write_u32(mem, nwritten, total, "nwritten")?;
+        write_u32(mem, nwritten as u32, total, "nwritten")?;
         Ok(ERRNO_SUCCESS)
     })
 }
@@ -152,21 +139,21 @@ fn clock_time_get<S: State>(mut caller: Ctx<'_, S>, id: i32, _precision: i64, ou
             1..=3 => ctx.started.elapsed().as_nanos() as u64 + 1,
             _ => return Ok(ERRNO_INVAL),
         };
-        guest_bytes_mut(mem, out, 8).map_err(|e| e.fault("time"))?.copy_from_slice(&nanos.to_le_bytes());
+        guest_bytes_mut(mem, out as u32, 8, "time")?.copy_from_slice(&nanos.to_le_bytes());
         Ok(ERRNO_SUCCESS)
     })
 }
 
 fn random_get<S: State>(mut caller: Ctx<'_, S>, buf: i32, len: i32) -> wasmtime::Result<i32> {
     with_memory(&mut caller, "random_get", |mem, ctx| {
-        let dst = guest_bytes_mut(mem, buf, len).map_err(|e| e.fault("buf"))?;
+        let dst = guest_bytes_mut(mem, buf as u32, len as u32, "buf")?;
         // A chunk at a time: the kernel fills ≈ 0.5 GB/s, and a guest may ask
         // for all of its memory.
         for chunk in dst.chunks_mut(CHUNK) {
             if getrandom::fill(chunk).is_err() {
                 return Ok(ERRNO_IO);
             }
-            ctx.budget.check_deadline().map_err(Fault::exceeded("buf"))?;
+            ctx.session.budget().check_deadline().map_err(Fault::exceeded("buf"))?;
         }
         Ok(ERRNO_SUCCESS)
     })
@@ -175,8 +162,8 @@ fn random_get<S: State>(mut caller: Ctx<'_, S>, buf: i32, len: i32) -> wasmtime:
 /// `args_sizes_get` / `environ_sizes_get`: zero entries, zero bytes.
 fn sizes_get<S: State>(mut caller: Ctx<'_, S>, call: &'static str, count: i32, size: i32) -> wasmtime::Result<i32> {
     with_memory(&mut caller, call, |mem, _| {
-        write_u32(mem, count, 0, "count")?;
-        write_u32(mem, size, 0, "bufSize")?;
+        write_u32(mem, count as u32, 0, "count")?;
+        write_u32(mem, size as u32, 0, "bufSize")?;
         Ok(ERRNO_SUCCESS)
     })
 }
@@ -190,26 +177,26 @@ fn poll_oneoff<S: State>(
     nsubs: i32,
     nevents: i32,
 ) -> wasmtime::Result<i32> {
-    const SUBSCRIPTION: i32 = 48;
-    const EVENT: i32 = 32;
+    const SUBSCRIPTION: u32 = 48;
+    const EVENT: u32 = 32;
     with_memory(&mut caller, "poll_oneoff", |mem, _| {
         if !(1..=MAX_SUBSCRIPTIONS).contains(&nsubs) {
             return Ok(ERRNO_INVAL);
         }
         for i in 0..nsubs {
-            let sub = guest_bytes(mem, subs.wrapping_add(i.wrapping_mul(SUBSCRIPTION)), SUBSCRIPTION)
-                .map_err(|e| e.fault("in"))?;
+            let at = (subs as u32).wrapping_add((i as u32).wrapping_mul(SUBSCRIPTION));
+            let sub = guest_bytes(mem, at, SUBSCRIPTION, "in")?;
             let userdata: [u8; 8] = sub[0..8].try_into().expect("8 bytes");
             let tag = sub[8];
             let error: u16 = if tag == 0 { 0 } else { ERRNO_BADF as u16 };
-            let event =
-                guest_bytes_mut(mem, events.wrapping_add(i.wrapping_mul(EVENT)), EVENT).map_err(|e| e.fault("out"))?;
+            let at = (events as u32).wrapping_add((i as u32).wrapping_mul(EVENT));
+            let event = guest_bytes_mut(mem, at, EVENT, "out")?;
             event.fill(0);
             event[0..8].copy_from_slice(&userdata);
             event[8..10].copy_from_slice(&error.to_le_bytes());
             event[10] = tag;
         }
-        write_u32(mem, nevents, nsubs as u32, "nevents")?;
+        write_u32(mem, nevents as u32, nsubs as u32, "nevents")?;
         Ok(ERRNO_SUCCESS)
     })
 }

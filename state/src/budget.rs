@@ -5,60 +5,82 @@
 //! *because of* a guest (key builders, intents, their names, strings and
 //! bytes, handle tables) lives outside it. Every such allocation is charged
 //! here before it is made, by the capacity it adds, so a guest cannot make
-//! the host hold more than [`crate::Config::host_budget_bytes`]. Epoch
+//! the host hold more than the host allows (the engine's
+//! `Config::host_budget_bytes`). Epoch
 //! interruption only stops wasm code, so host calls whose work grows with a
 //! guest-controlled size work in chunks of [`CHUNK`] bytes and check the
 //! deadline between them.
 
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use crate::error::HostResource;
-
-/// How often the engine's ticker advances the epoch that deadlines count in.
-pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
-
-/// Ticks that cover `timeout` from now: whole ticks, plus one because the
-/// current tick is partly over (a deadline ends within two ticks after it).
-/// `None`: no deadline.
-pub(crate) fn ticks(timeout: Option<Duration>) -> u64 {
-    match timeout {
-        Some(timeout) => (timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos()) as u64).saturating_add(1),
-        None => u64::MAX / 2,
-    }
-}
-
-/// The engine's clock for deadlines: epoch ticks since the engine started,
-/// advanced by its ticker thread together with wasmtime's epoch. Reading it
-/// is one atomic load, so an invocation pays no clock read for its deadline.
+/// A clock for deadlines, in ticks: advanced by whoever runs the host (the
+/// engine's ticker thread, together with wasmtime's epoch). Reading it is
+/// one atomic load, so an invocation pays no clock read for its deadline. A
+/// clock nobody advances never reaches a deadline.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Clock(Arc<AtomicU64>);
+pub struct Clock(Arc<AtomicU64>);
 
 impl Clock {
     /// Ticks so far.
     #[inline]
-    pub(crate) fn now(&self) -> u64 {
+    pub fn now(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
 
     /// One more tick (the ticker only).
-    pub(crate) fn advance(&self) {
+    pub fn advance(&self) {
         self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A budget of the host's own resources that an invocation can exhaust.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HostResource {
+    /// Bytes the host holds for the invocation: key builders, rows (names,
+    /// strings, bytes), intents and handle tables.
+    Bytes,
+    /// Handles handed out in one invocation (key builders, values, keys,
+    /// intents).
+    Handles,
+    /// Fields on one key builder or intent.
+    RowFields,
+}
+
+impl HostResource {
+    /// The stable snake-case name (`"bytes"`, `"handles"`, `"row_fields"`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HostResource::Bytes => "bytes",
+            HostResource::Handles => "handles",
+            HostResource::RowFields => "row_fields",
+        }
+    }
+}
+
+impl fmt::Display for HostResource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HostResource::Bytes => "the bytes the host holds for the invocation",
+            HostResource::Handles => "the handles of the invocation",
+            HostResource::RowFields => "the fields of one key builder or intent",
+        })
     }
 }
 
 /// Most fields one key builder or intent may have: a put looks its name up
 /// among them, so this bounds the work of one put.
-pub(crate) const MAX_ROW_FIELDS: usize = 65_536;
+pub const MAX_ROW_FIELDS: usize = 65_536;
 
 /// Bytes a host call copies or checks between two looks at the deadline
 /// (≈ 0.1 ms of work).
-pub(crate) const CHUNK: usize = 1 << 20;
+pub const CHUNK: usize = 1 << 20;
 
 /// Why a charge was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Exceeded {
+pub enum Exceeded {
     /// A budget ran out: which, and its limit.
     Budget(HostResource, u64),
     /// The invocation's deadline passed.
@@ -69,7 +91,7 @@ pub(crate) enum Exceeded {
 /// (retained allocations count: they are reused by later invocations) and
 /// what the running invocation may still spend.
 #[derive(Debug)]
-pub(crate) struct Budget {
+pub struct Budget {
     limit_bytes: usize,
     held_bytes: usize,
     peak_bytes: usize,
@@ -81,37 +103,39 @@ pub(crate) struct Budget {
 }
 
 impl Budget {
-    pub(crate) fn new(limit_bytes: usize, max_handles: usize, clock: Clock) -> Self {
+    /// A budget of `limit_bytes` held and `max_handles` handles per
+    /// invocation, with deadlines read from `clock`.
+    pub fn new(limit_bytes: usize, max_handles: usize, clock: Clock) -> Self {
         Budget { limit_bytes, held_bytes: 0, peak_bytes: 0, max_handles, handles: 0, clock, deadline: None }
     }
 
     /// Starts an invocation (or an initialisation): no handles yet, and
     /// time for `ticks` more ticks (`None`: no deadline).
     #[inline]
-    pub(crate) fn begin(&mut self, ticks: Option<u64>) {
+    pub fn begin(&mut self, ticks: Option<u64>) {
         self.handles = 0;
         self.deadline = ticks.map(|ticks| self.clock.now().saturating_add(ticks));
     }
 
     /// Whether the running call's deadline has passed.
-    pub(crate) fn past_deadline(&self) -> bool {
+    pub fn past_deadline(&self) -> bool {
         self.deadline.is_some_and(|deadline| self.clock.now() >= deadline)
     }
 
     /// Bytes held now.
-    pub(crate) fn held_bytes(&self) -> usize {
+    pub fn held_bytes(&self) -> usize {
         self.held_bytes
     }
 
     /// Most bytes ever held.
-    pub(crate) fn peak_bytes(&self) -> usize {
+    pub fn peak_bytes(&self) -> usize {
         self.peak_bytes
     }
 
     /// Charges `bytes` about to be allocated; refused when they would pass
     /// the limit.
     #[inline]
-    pub(crate) fn charge(&mut self, bytes: usize) -> Result<(), Exceeded> {
+    pub fn charge(&mut self, bytes: usize) -> Result<(), Exceeded> {
         match self.held_bytes.checked_add(bytes) {
             Some(held) if held <= self.limit_bytes => {
                 self.held_bytes = held;
@@ -130,13 +154,13 @@ impl Budget {
     }
 
     /// Forgets everything held: the allocations were dropped.
-    pub(crate) fn release_all(&mut self) {
+    pub fn release_all(&mut self) {
         self.held_bytes = 0;
     }
 
     /// Takes one handle of the invocation's allowance.
     #[inline]
-    pub(crate) fn handle(&mut self) -> Result<(), Exceeded> {
+    pub fn handle(&mut self) -> Result<(), Exceeded> {
         if self.handles >= self.max_handles {
             return Err(Exceeded::Budget(HostResource::Handles, self.max_handles as u64));
         }
@@ -146,14 +170,14 @@ impl Budget {
 
     /// `Err` once the deadline has passed.
     #[inline]
-    pub(crate) fn check_deadline(&self) -> Result<(), Exceeded> {
+    pub fn check_deadline(&self) -> Result<(), Exceeded> {
         if self.past_deadline() { Err(Exceeded::Deadline) } else { Ok(()) }
     }
 
     /// Makes room for one more element in `vec`, charging the capacity it
     /// grows by (it doubles, as `Vec` does, but is charged first).
     #[inline]
-    pub(crate) fn reserve_one<T>(&mut self, vec: &mut Vec<T>) -> Result<(), Exceeded> {
+    pub fn reserve_one<T>(&mut self, vec: &mut Vec<T>) -> Result<(), Exceeded> {
         if vec.len() < vec.capacity() {
             return Ok(());
         }
@@ -185,7 +209,7 @@ impl Budget {
     /// by is charged first, and a long value is copied in chunks with the
     /// deadline checked between them.
     #[inline]
-    pub(crate) fn set_bytes(&mut self, target: &mut Vec<u8>, value: &[u8]) -> Result<(), Exceeded> {
+    pub fn set_bytes(&mut self, target: &mut Vec<u8>, value: &[u8]) -> Result<(), Exceeded> {
         target.clear();
         if value.len() <= target.capacity() && value.len() <= CHUNK {
             target.extend_from_slice(value);
@@ -208,14 +232,14 @@ impl Budget {
 
     /// [`Budget::set_bytes`] for a string.
     #[inline]
-    pub(crate) fn set_str(&mut self, target: &mut String, value: &str) -> Result<(), Exceeded> {
+    pub fn set_str(&mut self, target: &mut String, value: &str) -> Result<(), Exceeded> {
         target.clear();
         self.push_str(target, value)
     }
 
     /// Appends `value` to `target` as [`Budget::set_str`] does.
     #[inline]
-    pub(crate) fn push_str(&mut self, target: &mut String, value: &str) -> Result<(), Exceeded> {
+    pub fn push_str(&mut self, target: &mut String, value: &str) -> Result<(), Exceeded> {
         if target.capacity() - target.len() >= value.len() && value.len() <= CHUNK {
             target.push_str(value);
             return Ok(());
@@ -250,7 +274,7 @@ impl Budget {
     /// Clones `source` into `target`, reusing `target`'s allocations; the
     /// most it can grow by (`source_bytes`) is charged first and the rest
     /// given back.
-    pub(crate) fn clone_into<T: Clone>(
+    pub fn clone_into<T: Clone>(
         &mut self,
         target: &mut T,
         source: &T,
@@ -270,7 +294,7 @@ impl Budget {
 /// Checks that `bytes` are UTF-8, a chunk at a time, looking at the deadline
 /// between chunks. `Err(Ok(valid_up_to))` for invalid UTF-8.
 #[inline]
-pub(crate) fn utf8<'a>(bytes: &'a [u8], budget: &Budget) -> Result<&'a str, Result<usize, Exceeded>> {
+pub fn utf8<'a>(bytes: &'a [u8], budget: &Budget) -> Result<&'a str, Result<usize, Exceeded>> {
     if bytes.len() <= CHUNK {
         return std::str::from_utf8(bytes).map_err(|e| Ok(e.valid_up_to()));
     }

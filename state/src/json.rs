@@ -32,9 +32,36 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Map, Value as Json, json};
 
-use crate::error::{Error, Result};
 use crate::names::{NameIndex, str_eq};
-use crate::state::{Field, Intent, IntentKind, KeyBuilder, QName, Row, Scalar, State, StateError, Value};
+use crate::types::{Field, Intent, IntentKind, KeyBuilder, QName, Row, Scalar, State, StateError, Value};
+
+/// Why a JSON state (a state file, or an intent to apply) is invalid: the
+/// message says where (`sys.View[0].key`, the file) and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonStateError {
+    message: String,
+}
+
+impl JsonStateError {
+    fn new(message: String) -> Self {
+        JsonStateError { message }
+    }
+
+    /// What is wrong, and where.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for JsonStateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for JsonStateError {}
+
+type Result<T, E = JsonStateError> = std::result::Result<T, E>;
 
 /// A node of a JSON value, with nested objects and arrays shared so that
 /// handing one to a guest is a reference-count increment.
@@ -195,7 +222,7 @@ impl Node {
         if map.len() != 1 {
             return Ok(None);
         }
-        let invalid = |message: String| Error::InvalidState(format!("{path}: {message}"));
+        let invalid = |message: String| JsonStateError::new(format!("{path}: {message}"));
         match map.iter().next() {
             Some((tag, Json::String(text))) if tag == "$bytes" => BASE64
                 .decode(text)
@@ -283,9 +310,9 @@ impl JsonState {
         if text.trim().is_empty() {
             // Said plainly: an empty file is more often a truncated one than a
             // state meant to be empty.
-            return Err(Error::InvalidState("empty (a state with no storages is {})".into()));
+            return Err(JsonStateError::new("empty (a state with no storages is {})".into()));
         }
-        let json: Json = serde_json::from_str(text).map_err(|e| Error::InvalidState(format!("not JSON: {e}")))?;
+        let json: Json = serde_json::from_str(text).map_err(|e| JsonStateError::new(format!("not JSON: {e}")))?;
         Self::from_json(&json)
     }
 
@@ -293,7 +320,7 @@ impl JsonState {
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let file = std::fs::File::open(path)
-            .map_err(|e| Error::InvalidState(format!("cannot read {}: {e}", path.display())))?;
+            .map_err(|e| JsonStateError::new(format!("cannot read {}: {e}", path.display())))?;
         Self::from_reader(file, path)
     }
 
@@ -304,17 +331,14 @@ impl JsonState {
         let mut text = String::new();
         reader
             .read_to_string(&mut text)
-            .map_err(|e| Error::InvalidState(format!("cannot read {}: {e}", path.display())))?;
-        Self::from_json_str(&text).map_err(|e| match e {
-            Error::InvalidState(message) => Error::InvalidState(format!("{}: {message}", path.display())),
-            other => other,
-        })
+            .map_err(|e| JsonStateError::new(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_json_str(&text).map_err(|e| JsonStateError::new(format!("{}: {}", path.display(), e.message)))
     }
 
     /// Builds a state from parsed JSON.
     pub fn from_json(json: &Json) -> Result<Self> {
         let Json::Object(storages) = json else {
-            return Err(Error::InvalidState("the top level must be an object of storages".into()));
+            return Err(JsonStateError::new("the top level must be an object of storages".into()));
         };
         let mut state = JsonState::default();
         for (name, content) in storages {
@@ -329,11 +353,11 @@ impl JsonState {
                 Json::Object(map) if map.len() == 1 && map.contains_key("$error") => match &map["$error"] {
                     Json::String(message) => Storage::Failing(message.clone()),
                     _ => {
-                        return Err(Error::InvalidState(format!("{name}: $error takes a string")));
+                        return Err(JsonStateError::new(format!("{name}: $error takes a string")));
                     }
                 },
                 _ => {
-                    return Err(Error::InvalidState(format!(
+                    return Err(JsonStateError::new(format!(
                         "{name}: a storage is an array of records or {{\"$error\": message}}"
                     )));
                 }
@@ -400,7 +424,7 @@ impl JsonState {
     /// insert appends a record, an update replaces the value of the first
     /// record whose storage, entity and key equal the intent's.
     pub fn apply_intent(&mut self, intent: &Json) -> Result<()> {
-        let field = |name: &str| intent.get(name).ok_or_else(|| Error::InvalidState(format!("intent has no {name:?}")));
+        let field = |name: &str| intent.get(name).ok_or_else(|| JsonStateError::new(format!("intent has no {name:?}")));
         let op = field("op")?.as_str().unwrap_or_default();
         let storage = field("storage")?.as_str().unwrap_or_default().to_owned();
         let record = parse_record(intent, "intent")?;
@@ -415,7 +439,7 @@ impl JsonState {
         let records = match &mut self.storages[index].1 {
             Storage::Records(records) => records,
             Storage::Failing(message) => {
-                return Err(Error::InvalidState(format!("{storage}: {message}")));
+                return Err(JsonStateError::new(format!("{storage}: {message}")));
             }
         };
         match op {
@@ -429,7 +453,7 @@ impl JsonState {
                 match records.iter_mut().find(same_key) {
                     Some(existing) => existing.value = record.value,
                     None => {
-                        return Err(Error::InvalidState(format!(
+                        return Err(JsonStateError::new(format!(
                             "update of a record that is not in {storage}: entity {:?}, key {}",
                             record.entity,
                             Node::Object(record.key.clone()).to_json()
@@ -437,7 +461,7 @@ impl JsonState {
                     }
                 }
             }
-            other => return Err(Error::InvalidState(format!("unknown intent op {other:?}"))),
+            other => return Err(JsonStateError::new(format!("unknown intent op {other:?}"))),
         }
         Ok(())
     }
@@ -461,25 +485,25 @@ fn matches(record: &Record, key: &KeyBuilder) -> bool {
 
 fn parse_record(json: &Json, path: &str) -> Result<Record> {
     let Json::Object(map) = json else {
-        return Err(Error::InvalidState(format!("{path}: a record is an object with entity, key and value")));
+        return Err(JsonStateError::new(format!("{path}: a record is an object with entity, key and value")));
     };
     let entity = match map.get("entity") {
         None => "",
         Some(Json::String(entity)) => entity,
         Some(_) => {
-            return Err(Error::InvalidState(format!("{path}.entity: must be a string")));
+            return Err(JsonStateError::new(format!("{path}.entity: must be a string")));
         }
     };
     let key = match map.get("key").map(|k| Node::parse(k, &format!("{path}.key"))).transpose()? {
         None => Arc::new(Vec::new()),
         Some(Node::Object(key)) => {
             if let Some((name, _)) = key.iter().find(|(_, v)| !v.is_scalar()) {
-                return Err(Error::InvalidState(format!("{path}.key.{name}: key fields must be scalars")));
+                return Err(JsonStateError::new(format!("{path}.key.{name}: key fields must be scalars")));
             }
             key
         }
         Some(_) => {
-            return Err(Error::InvalidState(format!("{path}.key: must be an object")));
+            return Err(JsonStateError::new(format!("{path}.key: must be an object")));
         }
     };
     let value = match map.get("value") {
