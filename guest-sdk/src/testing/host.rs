@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::thread_local;
 use std::vec::Vec;
 
-use extwasm_abi::{FieldType, RowWriterKind};
+use extwasm_abi::{FieldType, GENERATION_MASK, HandleFault, HandleKind as Kind, RowWriterKind, messages};
 use extwasm_engine::{
     Field, Intent, IntentKind, JsonState, JsonValue, KeyBuilder, QName, Row, Scalar, Site, State, StateError, Value,
 };
@@ -76,7 +76,7 @@ pub(crate) fn run(state: Arc<JsonState>, label: String, body: impl FnOnce()) -> 
     let session = Session {
         state,
         label: label.clone(),
-        generation: GENERATION.fetch_add(1, Relaxed) & 0x00FF_FFFF,
+        generation: GENERATION.fetch_add(1, Relaxed) & GENERATION_MASK,
         keys: Vec::new(),
         values: Vec::new(),
         read_keys: Vec::new(),
@@ -148,7 +148,7 @@ impl Session {
     }
 
     fn encode(&self, kind: Kind, index: usize) -> u64 {
-        ((kind as u64) << 56) | ((self.generation as u64) << 32) | index as u64
+        extwasm_abi::encode_handle(kind, self.generation, index as u32)
     }
 
     fn decode(&self, handle: u64, want: Kind, argument: &'static str) -> Result<usize, Fault> {
@@ -158,17 +158,9 @@ impl Session {
             Kind::Intent => self.intents.len(),
             Kind::Key => self.read_keys.len(),
         };
-        let index = (handle & 0xFFFF_FFFF) as usize;
-        let reason = if (handle >> 56) as u8 != want as u8 {
-            format!("not a {} handle", want.name())
-        } else if (handle >> 32) as u32 & 0x00FF_FFFF != self.generation {
-            format!("stale {} handle from an earlier invocation", want.name())
-        } else if index >= len {
-            format!("forged {} handle: this invocation has no {} #{index}", want.name(), want.name())
-        } else {
-            return Ok(index);
-        };
-        Err(Fault::Handle { argument, handle, reason })
+        extwasm_abi::decode_handle(handle, want, self.generation, len)
+            .map(|index| index as usize)
+            .map_err(|fault| Fault::Handle { argument, handle, reason: handle_reason(fault) })
     }
 
     fn push_value(&mut self, value: JsonValue) -> u64 {
@@ -177,23 +169,17 @@ impl Session {
     }
 }
 
-/// What a handle names (the top byte of a handle, as in the engine).
-#[derive(Clone, Copy)]
-#[repr(u8)]
-enum Kind {
-    KeyBuilder = 1,
-    Value = 2,
-    Intent = 3,
-    Key = 4,
-}
-
-impl Kind {
-    fn name(self) -> &'static str {
-        match self {
-            Kind::KeyBuilder => "key builder",
-            Kind::Value => "value",
-            Kind::Intent => "intent",
-            Kind::Key => "key",
+/// Why a handle is invalid, in the words of the abi's templates (as the
+/// engine says it: a handle of another kind is not "not a handle").
+fn handle_reason(fault: HandleFault) -> String {
+    match fault {
+        HandleFault::NotAHandle { expected } => messages::NOT_A_HANDLE.replace("{expected}", expected.with_article()),
+        HandleFault::WrongKind { found, expected } => {
+            messages::WRONG_KIND.replace("{found}", found.with_article()).replace("{expected}", expected.with_article())
+        }
+        HandleFault::Stale { kind } => messages::STALE_HANDLE.replace("{kind}", kind.name()),
+        HandleFault::Forged { kind, index } => {
+            messages::FORGED_HANDLE.replace("{kind}", kind.name()).replace("{index}", &index.to_string())
         }
     }
 }
@@ -408,7 +394,8 @@ fn resolve<'v>(value: &'v JsonValue, selector: Selector<'_>, want: FieldType) ->
     };
     let Some(field) = field else {
         let what = match selector {
-            Selector::Name(name) => format!("no field {name:?}"),
+            // Quoted as it is, as the template says (not escaped).
+            Selector::Name(name) => messages::NO_FIELD.replace("{name}", name),
             Selector::Index(index) => format!("no element {index}: out of range or not an array"),
         };
         return Err(Fault::Missing { argument, what });
