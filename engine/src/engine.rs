@@ -6,10 +6,10 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use extwasm_host::LoadError;
-use extwasm_state::budget::Clock;
+use extwasm_state::budget::{Clock, PUBLISHED_TICKS};
 
 use crate::config::Config;
 use crate::{Error, Result};
@@ -95,7 +95,7 @@ impl Engine {
             .consume_fuel(config.get_fuel().is_some());
         let wasmtime =
             wasmtime::Engine::new(&wasmtime_config).map_err(|e| Error::config("wasmtime", format!("{e:#}")))?;
-        let clock = Clock::default();
+        let clock = Clock::new(EPOCH_TICK, PUBLISHED_TICKS);
         if config.uses_epochs() {
             spawn_ticker(&wasmtime, clock.clone());
         }
@@ -177,19 +177,18 @@ fn spawn_ticker(engine: &wasmtime::Engine, clock: Clock) {
     std::thread::Builder::new()
         .name("extwasm-epoch".into())
         .spawn(move || {
-            let start = Instant::now();
-            let mut ticks: u64 = 0;
+            let tick_nanos = EPOCH_TICK.as_nanos() as u64;
             while let Some(engine) = weak.upgrade() {
-                let due = (start.elapsed().as_nanos() / EPOCH_TICK.as_nanos()) as u64;
-                while ticks < due {
+                let due = clock.due();
+                while clock.now() < due {
+                    // Wasm's epoch first: when our clock says a tick passed,
+                    // wasm has seen it too.
                     engine.increment_epoch();
                     clock.advance();
-                    ticks += 1;
                 }
                 drop(engine);
-                let tick_nanos = EPOCH_TICK.as_nanos() as u64;
-                let next = start + Duration::from_nanos((ticks + 1).saturating_mul(tick_nanos));
-                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+                let next = Duration::from_nanos((due + 1).saturating_mul(tick_nanos));
+                std::thread::sleep(next.saturating_sub(clock.elapsed()));
             }
         })
         .expect("the OS can start the epoch ticker thread");

@@ -77,7 +77,7 @@ use std::sync::Arc;
 use extwasm_abi::export;
 use extwasm_host::{LoadError, LoadPhase};
 use extwasm_state::{Field, KeyBuilder, State, StateError, Value};
-use wasmtime::{Instance, InstancePre, Linker, Module, Store, TypedFunc};
+use wasmtime::{Instance, InstancePre, Linker, Module, Store, TypedFunc, UpdateDeadline};
 use wasmtime_wizer::{InstanceState, SnapshotVal, Wizer};
 
 use crate::engine::{Engine, Slot, ticks};
@@ -155,6 +155,14 @@ impl<S: State> Live<S> {
 fn new_store<S: State>(engine: &Engine, ctx: HostCtx<S>) -> Store<HostCtx<S>> {
     let mut store = Store::new(engine.wasmtime(), ctx);
     store.limiter(|ctx| ctx.limiter());
+    // The epoch deadline says when to look; the real time decides (a late
+    // tick, caught up at once, must not end a call early).
+    store.epoch_deadline_callback(|cx| {
+        Ok(match cx.data().ticks_left() {
+            Some(ticks) => UpdateDeadline::Continue(ticks),
+            None => UpdateDeadline::Interrupt,
+        })
+    });
     if engine.config().get_fuel().is_some() {
         let _ = store.set_fuel(u64::MAX);
     }

@@ -62,7 +62,8 @@ enum Outcome {
     },
     Failed {
         kind: ErrorKind,
-        /// The error's text with the extension's label replaced by `<ext>`.
+        /// The error's text with the extension's label replaced by `<ext>`
+        /// (and an invalid handle by `<handle>`).
         text: String,
         /// The message of a guest panic.
         panic: Option<String>,
@@ -75,7 +76,13 @@ impl Outcome {
             Error::GuestPanic { message, .. } | Error::MemoryLimit { message, .. } => Some(message.clone()),
             _ => None,
         };
-        Outcome::Failed { kind: error.kind(), text: error.to_string().replace(label, "<ext>"), panic }
+        let mut text = error.to_string().replace(label, "<ext>");
+        if let Error::InvalidHandle { handle, .. } = &error {
+            // A handle carries its invocation's generation, which the engine
+            // and the mock host count each their own way.
+            text = text.replace(&format!("{handle:#x}"), "<handle>");
+        }
+        Outcome::Failed { kind: error.kind(), text, panic }
     }
 
     fn intents(&self) -> &[Json] {

@@ -292,6 +292,42 @@ impl<'i> Value<'i> {
     }
 }
 
+// Raw handles, for tests of how hosts treat misused handles (the
+// conformance table's stale, forged and wrong-kind scenarios): hidden, and
+// no way for an extension to do anything it could not do otherwise, since
+// the host checks every handle it is given; a made-up or kept one only fails
+// the invocation.
+impl<'i> Value<'i> {
+    /// A value of any `u64`, as a guest may pass one on the wire. Test-only:
+    /// the host fails the invocation unless it handed this handle out in it.
+    #[doc(hidden)]
+    pub fn from_raw_handle(ext: Ext<'i>, handle: u64) -> Self {
+        Value { handle, ext }
+    }
+
+    /// The handle the host knows this value by. Test-only.
+    #[doc(hidden)]
+    pub fn raw_handle(&self) -> u64 {
+        self.handle
+    }
+}
+
+impl KeyBuilder<'_> {
+    /// The handle the host knows this key builder by. Test-only.
+    #[doc(hidden)]
+    pub fn raw_handle(&self) -> u64 {
+        self.handle
+    }
+}
+
+impl Intent<'_> {
+    /// The handle the host knows this intent by. Test-only.
+    #[doc(hidden)]
+    pub fn raw_handle(&self) -> u64 {
+        self.handle
+    }
+}
+
 /// The key of a record, as [`Ext::read_values`] hands it over; fields are
 /// read by name.
 #[derive(Clone, Copy, Debug)]

@@ -305,11 +305,11 @@ impl<S: State> Session<S> {
         self
     }
 
-    /// Starts invocation `extension` (or initialisation, `None`), with time
-    /// for `ticks` more ticks of the budget's clock: handles of the previous
-    /// invocation become stale.
+    /// Starts invocation `extension` (or initialisation, `None`), with
+    /// `timeout` (a duration and the ticks of the budget's clock it spans)
+    /// from now: handles of the previous invocation become stale.
     #[inline]
-    pub fn begin(&mut self, extension: Option<usize>, ticks: Option<u64>) {
+    pub fn begin(&mut self, extension: Option<usize>, timeout: Option<(Duration, u64)>) {
         self.generation = (self.generation + 1) & abi::GENERATION_MASK;
         if self.generation == 0 {
             self.generation = 1;
@@ -322,7 +322,7 @@ impl<S: State> Session<S> {
         if self.budget.held_bytes() > RETAINED_BYTES {
             self.release_retained();
         }
-        self.budget.begin(ticks);
+        self.budget.begin(timeout);
     }
 
     #[cold]

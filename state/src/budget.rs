@@ -14,24 +14,99 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// A clock for deadlines, in ticks: advanced by whoever runs the host (the
 /// engine's ticker thread, together with wasmtime's epoch). Reading it is
-/// one atomic load, so an invocation pays no clock read for its deadline. A
+/// one atomic load, so an invocation pays no clock read for its deadline; a
 /// clock nobody advances never reaches a deadline.
-#[derive(Clone, Debug, Default)]
-pub struct Clock(Arc<AtomicU64>);
+///
+/// Ticks may come late (a ticker that was not scheduled catches up at
+/// once), so a tick count read at the start of a call can be stale, and a
+/// deadline counted from it could pass early. Before it reports a deadline
+/// passed, [`Clock::left`] therefore looks at the real time against the
+/// time the tick after the start was published: the call started before
+/// it, so the deadline is never early.
+#[derive(Clone, Debug)]
+pub struct Clock(Arc<ClockInner>);
+
+#[derive(Debug)]
+struct ClockInner {
+    ticks: AtomicU64,
+    tick: Duration,
+    started: Instant,
+    /// When tick `k` was published (nanoseconds since `started`), at
+    /// `k % len`: enough for deadlines of [`PUBLISHED_TICKS`] ticks.
+    published: Box<[AtomicU64]>,
+}
+
+/// Ticks whose publication time a clock remembers (82 s of 5 ms ticks);
+/// a longer deadline is checked against the tick's nominal time.
+pub const PUBLISHED_TICKS: usize = 16_384;
+
+impl Default for Clock {
+    /// A clock nobody advances: no deadline counted on it ever passes.
+    fn default() -> Self {
+        Clock::new(Duration::from_millis(5), 0)
+    }
+}
 
 impl Clock {
+    /// A clock of `tick`-long ticks, remembering when the last `remembered`
+    /// were published (see [`PUBLISHED_TICKS`]).
+    pub fn new(tick: Duration, remembered: usize) -> Self {
+        let published = (0..remembered).map(|_| AtomicU64::new(0)).collect();
+        Clock(Arc::new(ClockInner { ticks: AtomicU64::new(0), tick, started: Instant::now(), published }))
+    }
+
     /// Ticks so far.
     #[inline]
     pub fn now(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.ticks.load(Ordering::Acquire)
     }
 
-    /// One more tick (the ticker only).
+    /// Time since the clock started.
+    pub fn elapsed(&self) -> Duration {
+        self.0.started.elapsed()
+    }
+
+    /// The ticks due by now: how many a ticker should have published.
+    pub fn due(&self) -> u64 {
+        (self.0.started.elapsed().as_nanos() / self.0.tick.as_nanos().max(1)) as u64
+    }
+
+    /// One more tick (the ticker only), published now.
     pub fn advance(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        let inner = &*self.0;
+        let next = inner.ticks.load(Ordering::Relaxed) + 1;
+        if !inner.published.is_empty() {
+            let at = inner.started.elapsed().as_nanos() as u64;
+            inner.published[next as usize % inner.published.len()].store(at, Ordering::Relaxed);
+        }
+        inner.ticks.store(next, Ordering::Release);
+    }
+
+    /// For a call that started when the clock read `start` and may run for
+    /// `timeout`: `None` once the timeout has passed by the real time, else
+    /// the ticks left (at least one).
+    pub fn left(&self, start: u64, timeout: Duration) -> Option<u64> {
+        let inner = &*self.0;
+        let tick = inner.tick.as_nanos().max(1) as u64;
+        let now_tick = self.now();
+        let next = start + 1;
+        if now_tick < next {
+            return Some(1);
+        }
+        // The call started before tick `start + 1` was published.
+        let len = inner.published.len() as u64;
+        let started = if len > 0 && now_tick - next < len {
+            inner.published[(next % len) as usize].load(Ordering::Relaxed)
+        } else {
+            next.saturating_mul(tick)
+        };
+        let deadline = started.saturating_add(timeout.as_nanos() as u64);
+        let now = inner.started.elapsed().as_nanos() as u64;
+        (now < deadline).then(|| (deadline - now).div_ceil(tick).max(1))
     }
 }
 
@@ -98,8 +173,9 @@ pub struct Budget {
     max_handles: usize,
     handles: usize,
     clock: Clock,
-    /// The tick at which the running call's time is up.
-    deadline: Option<u64>,
+    /// The running call's deadline: the tick it passes at, the tick the
+    /// call started at, and its length.
+    deadline: Option<(u64, u64, Duration)>,
 }
 
 impl Budget {
@@ -110,16 +186,33 @@ impl Budget {
     }
 
     /// Starts an invocation (or an initialisation): no handles yet, and
-    /// time for `ticks` more ticks (`None`: no deadline).
+    /// `timeout`, which is `ticks` ticks, from now (`None`: no deadline).
     #[inline]
-    pub fn begin(&mut self, ticks: Option<u64>) {
+    pub fn begin(&mut self, timeout: Option<(Duration, u64)>) {
         self.handles = 0;
-        self.deadline = ticks.map(|ticks| self.clock.now().saturating_add(ticks));
+        self.deadline = timeout.map(|(timeout, ticks)| {
+            let now = self.clock.now();
+            (now.saturating_add(ticks), now, timeout)
+        });
     }
 
-    /// Whether the running call's deadline has passed.
+    /// Whether the running call's deadline has passed: by the ticks first
+    /// (one atomic load), then, once they say so, by the real time.
+    #[inline]
     pub fn past_deadline(&self) -> bool {
-        self.deadline.is_some_and(|deadline| self.clock.now() >= deadline)
+        match self.deadline {
+            Some((at, start, timeout)) if self.clock.now() >= at => self.clock.left(start, timeout).is_none(),
+            _ => false,
+        }
+    }
+
+    /// The ticks left before the running call's deadline by the real time
+    /// (`None`: it has passed), or `u64::MAX / 2` without a deadline.
+    pub fn ticks_left(&self) -> Option<u64> {
+        match self.deadline {
+            Some((_, start, timeout)) => self.clock.left(start, timeout),
+            None => Some(u64::MAX / 2),
+        }
     }
 
     /// Bytes held now.
@@ -360,6 +453,22 @@ mod tests {
     }
 
     #[test]
+    fn a_late_tick_does_not_end_a_deadline_early() {
+        let clock = Clock::new(Duration::from_millis(5), 16);
+        // The call starts at tick 0; the ticker, late, publishes four ticks
+        // at once, as many as a 15 ms deadline counts.
+        let start = clock.now();
+        for _ in 0..4 {
+            clock.advance();
+        }
+        // By the ticks the deadline passed, by the time hardly any of it.
+        let left = clock.left(start, Duration::from_millis(15)).expect("15 ms have not passed");
+        assert!((2..=3).contains(&left), "{left} ticks left");
+        std::thread::sleep(Duration::from_millis(16));
+        assert_eq!(clock.left(start, Duration::from_millis(15)), None);
+    }
+
+    #[test]
     fn long_values_copy_in_chunks_and_stop_at_the_deadline() {
         let big = "é".repeat(CHUNK); // 2 MiB, characters straddling chunk ends
         let mut budget = Budget::new(usize::MAX, 1, Clock::default());
@@ -370,7 +479,13 @@ mod tests {
         let mut bad = big.clone().into_bytes();
         bad[CHUNK + 7] = 0xFF;
         assert_eq!(utf8(&bad, &budget), Err(Ok(CHUNK + 6)));
-        budget.begin(Some(0));
+        // A clock nobody advances never passes a deadline.
+        budget.begin(Some((Duration::ZERO, 0)));
+        assert!(!budget.past_deadline());
+        let clock = Clock::new(Duration::from_millis(1), 8);
+        budget = Budget::new(usize::MAX, 1, clock.clone());
+        budget.begin(Some((Duration::ZERO, 0)));
+        clock.advance();
         assert_eq!(budget.set_str(&mut text, &big), Err(Exceeded::Deadline));
         assert_eq!(utf8(big.as_bytes(), &budget), Err(Err(Exceeded::Deadline)));
     }

@@ -36,8 +36,9 @@ func failure(t *testing.T, state string, extension func()) *exttest.Error {
 
 func event() ext.TValue { return ext.MustGetValue(ext.KeyBuilder(ext.StorageEvent, ext.NullEntity)) }
 
-// The errors read as the engine's, word for word (the engine's own tests
-// and the conformance table check the same texts there).
+// The errors read as the engine's, word for word: both render the abi
+// crate's templates (the conformance table checks the same texts on every
+// host). Names and strings are quoted as they are, unescaped.
 func TestErrorsReadAsTheEngines(t *testing.T) {
 	const typed = `{"sys.Event": [{"value": {"n": 5, "big": 3000000000, "s": "x", "f": 1.5, "q": {"$qname": "a.b.C"}, "list": [1]}}]}`
 	for _, c := range []struct {
@@ -51,7 +52,7 @@ func TestErrorsReadAsTheEngines(t *testing.T) {
 				PutFloat64("f", 1e21).PutFloat32("g", 0.1).PutBytes("b", []byte{1, 2}).PutQName("q", ext.QName{Pkg: "a.b", Entity: "C"}).
 				PutBool("t", true))
 		}, exttest.KindNotFound, `extension mock/TestErrorsReadAsTheEngines: hostGetValue(keyBuilder): no value for storage "sys.View", ` +
-			`entity "pkg.V", key {pk: 1, s: "x\"y", f: 1000000000000000000000, g: 0.1, b: <2 bytes>, q: a.b.C, t: true}`},
+			`entity "pkg.V", key {pk: 1, s: "x"y", f: 1000000000000000000000, g: 0.1, b: <2 bytes>, q: a.b.C, t: true}`},
 		{"state", `{"sys.Event": {"$error": "disk unavailable"}}`, func() { event() }, exttest.KindState,
 			`extension mock/TestErrorsReadAsTheEngines: hostGetValue(keyBuilder): state error: disk unavailable`},
 		{"new value", `{"sys.SendMail": {"$error": "test i/o error"}}`, func() {
@@ -85,6 +86,10 @@ func TestErrorsReadAsTheEngines(t *testing.T) {
 			"a key builder handle where a value was expected"},
 		{"forged", typed, func() { event(); ext.TValue(uint64(event()) + 5).AsInt32("n") }, exttest.KindInvalidHandle,
 			"forged value handle: this invocation has no value #6"},
+		{"no handle", typed, func() { ext.TValue(0).AsInt32("n") }, exttest.KindInvalidHandle,
+			"extension mock/TestErrorsReadAsTheEngines: hostValueAsInt32(value): invalid handle 0x0: not a handle the host handed out (expected a value)"},
+		{"quoted as is", typed, func() { event().AsInt32(`say "hi"`) }, exttest.KindMissingField,
+			`extension mock/TestErrorsReadAsTheEngines: hostValueAsInt32(namePtr): no field "say "hi""`},
 		{"panic", `{}`, func() { panic("negative order amount") }, exttest.KindGuestPanic,
 			"extension mock/TestErrorsReadAsTheEngines panicked: negative order amount"},
 		{"error panic", `{}`, func() { panic(errors.New("bad\nsecond line")) }, exttest.KindGuestPanic,

@@ -2,7 +2,8 @@ package exttest
 
 // One invocation on the mock host: the engine's host functions
 // (engine/src/host.rs), answered from a JSON state, with the engine's
-// handles, checks, type rules and error texts.
+// handles, checks and type rules, and its error texts rendered from the same
+// templates (the contract, from the abi crate, is in contract_gen.go).
 
 import (
 	"fmt"
@@ -15,27 +16,11 @@ import (
 	"example.invalid/extwasm/tinygo-sdk/internal/hostapi"
 )
 
-// handleKind is the top byte of a handle, as the engine encodes it.
-type handleKind uint8
-
-const (
-	handleKeyBuilder handleKind = 1
-	handleValue      handleKind = 2
-	handleIntent     handleKind = 3
-	handleKey        handleKind = 4
-)
-
-func (k handleKind) name() string {
-	return [...]string{"", "key builder", "value", "intent", "key"}[k]
-}
+// name is the kind's name in messages (a kind, not any top byte).
+func (k handleKind) name() string { return handleKindNames[k] }
 
 // article is the name with its indefinite article.
-func (k handleKind) article() string {
-	return [...]string{"", "a key builder", "a value", "an intent", "a key"}[k]
-}
-
-// generationMask keeps the 24 bits of a handle's generation.
-const generationMask = 0x00FF_FFFF
+func (k handleKind) article() string { return handleKindArticles[k] }
 
 // lastGeneration is the generation of the latest session; each session has
 // a new one, so that a handle kept from an earlier run is stale, as on the
@@ -79,8 +64,8 @@ func (s *scalar) asFloat() (float64, bool) {
 	return 0, false
 }
 
-// display writes the scalar as the engine's Display does (in not-found
-// errors): numbers plainly, strings quoted, bytes as their count.
+// display writes the scalar as not-found errors name it (msgKey): numbers
+// as Rust writes them, strings quoted, bytes as their count.
 func (s *scalar) display(out *strings.Builder) {
 	switch s.kind {
 	case scalarInt32, scalarInt64:
@@ -92,9 +77,9 @@ func (s *scalar) display(out *strings.Builder) {
 	case scalarBool:
 		out.WriteString(strconv.FormatBool(s.b))
 	case scalarString:
-		out.WriteString(rustQuote(s.s))
+		out.WriteString(render(msgScalarString, "value", s.s))
 	case scalarBytes:
-		fmt.Fprintf(out, "<%d bytes>", len(s.raw))
+		out.WriteString(render(msgScalarBytes, "len", strconv.Itoa(len(s.raw))))
 	case scalarQName:
 		out.WriteString(s.s + "." + s.entity)
 	}
@@ -133,7 +118,8 @@ func rustFloat(f float64, bits int) string {
 	return strconv.FormatFloat(f, 'f', -1, bits)
 }
 
-// rustQuote quotes a string as Rust's Debug does.
+// rustQuote quotes a string as Rust's Debug does (the JSON state's errors
+// do; host-call errors quote plainly, as their templates say).
 func rustQuote(s string) string {
 	var out strings.Builder
 	out.WriteByte('"')
@@ -186,19 +172,19 @@ type keyBuilder struct {
 	fields          row
 }
 
-// String is the key as the engine's not-found errors name it.
+// String is the key as not-found errors name it (msgKey).
 func (k *keyBuilder) String() string {
-	var out strings.Builder
-	fmt.Fprintf(&out, "storage %s, entity %s, key {", rustQuote(k.storage), rustQuote(k.entity))
+	var fields strings.Builder
+	fields.WriteByte('{')
 	for i := range k.fields.fields {
 		if i > 0 {
-			out.WriteString(", ")
+			fields.WriteString(", ")
 		}
-		out.WriteString(k.fields.fields[i].name + ": ")
-		k.fields.fields[i].value.display(&out)
+		fields.WriteString(k.fields.fields[i].name + ": ")
+		k.fields.fields[i].value.display(&fields)
 	}
-	out.WriteByte('}')
-	return out.String()
+	fields.WriteByte('}')
+	return render(msgKey, "storage", k.storage, "entity", k.entity, "fields", fields.String())
 }
 
 // matches reports whether the record has every field of the (partial) key.
@@ -253,35 +239,41 @@ func newSession(s *state, label string) *session {
 }
 
 func (s *session) encode(kind handleKind, index int) uint64 {
-	return uint64(kind)<<56 | uint64(s.generation)<<32 | uint64(uint32(index))
+	return encodeHandle(kind, s.generation, uint32(index))
 }
 
-// fail records the invocation's error (unless one is recorded already) and
-// leaves the extension.
-func (s *session) fail(kind ErrorKind, call, argument, message string) {
+// fail records the invocation's error (unless one is recorded already):
+// template, a msg* constant of the contract, rendered with args (name,
+// value, …) and the site; then leaves the extension.
+func (s *session) fail(kind ErrorKind, call, argument, template string, args ...string) {
 	if s.failure == nil {
-		s.failure = &Error{Kind: kind, Extension: s.label, HostCall: call, Argument: argument, Message: message}
+		s.failure = hostCallError(kind, s.label, call, argument, template, args...)
 	}
 	panic(hostFailure{})
 }
 
+// hex is a handle as messages write it.
+func handleHex(handle uint64) string { return "0x" + strconv.FormatUint(handle, 16) }
+
 // decode is the index of a handle of kind want among length, or a failed
-// call naming the argument.
+// call naming the argument (the checks of the abi crate's decode_handle, in
+// its order).
 func (s *session) decode(call, argument string, handle uint64, want handleKind, length int) int {
 	reason := ""
-	switch kind := handleKind(handle >> 56); {
-	case kind < handleKeyBuilder || kind > handleKey:
-		reason = "not a handle the host handed out (expected " + want.article() + ")"
+	index := uint32(handle)
+	switch kind := handleKind(handle >> handleKindShift); {
+	case kind < firstHandleKind || kind > lastHandleKind:
+		reason = render(msgNotAHandle, "expected", want.article())
 	case kind != want:
-		reason = kind.article() + " handle where " + want.article() + " was expected"
-	case uint32(handle>>32)&generationMask != s.generation:
-		reason = "stale " + want.name() + " handle from an earlier invocation"
-	case int(uint32(handle)) >= length:
-		reason = fmt.Sprintf("forged %s handle: this invocation has no %s #%d", want.name(), want.name(), uint32(handle))
+		reason = render(msgWrongKind, "found", kind.article(), "expected", want.article())
+	case uint32(handle>>handleGenerationShift)&generationMask != s.generation:
+		reason = render(msgStaleHandle, "kind", want.name())
+	case int(index) >= length:
+		reason = render(msgForgedHandle, "kind", want.name(), "index", strconv.FormatUint(uint64(index), 10))
 	default:
-		return int(uint32(handle))
+		return int(index)
 	}
-	s.fail(KindInvalidHandle, call, argument, fmt.Sprintf("invalid handle %#x: %s", handle, reason))
+	s.fail(KindInvalidHandle, call, argument, msgInvalidHandle, "handle", handleHex(handle), "reason", reason)
 	return 0
 }
 
@@ -299,7 +291,7 @@ func (s *session) checkUTF8(call, argument, text string) {
 		}
 		valid += size
 	}
-	s.fail(KindInvalidUTF8, call, argument, fmt.Sprintf("argument is not valid UTF-8 (valid up to byte %d)", valid))
+	s.fail(KindInvalidUTF8, call, argument, msgInvalidUTF8, "valid_up_to", strconv.Itoa(valid))
 }
 
 func (s *session) pushValue(n *node) uint64 {
@@ -315,20 +307,20 @@ func (s *session) records(call string, key *keyBuilder) []record {
 	case st == nil:
 		return nil
 	case st.failing != nil:
-		s.fail(KindState, call, "keyBuilder", "state error: "+*st.failing)
+		s.fail(KindState, call, argKeyBuilder, msgState, "message", *st.failing)
 	}
 	return st.records
 }
 
 func (s *session) GetKey(storage, entity string) uint64 {
-	s.checkUTF8("hostGetKey", "storagePtr", storage)
-	s.checkUTF8("hostGetKey", "entityPtr", entity)
+	s.checkUTF8(callHostGetKey, argStoragePtr, storage)
+	s.checkUTF8(callHostGetKey, argEntityPtr, entity)
 	s.keys = append(s.keys, keyBuilder{storage: storage, entity: entity})
 	return s.encode(handleKeyBuilder, len(s.keys)-1)
 }
 
 func (s *session) Query(call string, key uint64, must bool) uint64 {
-	k := &s.keys[s.decode(call, "keyBuilder", key, handleKeyBuilder, len(s.keys))]
+	k := &s.keys[s.decode(call, argKeyBuilder, key, handleKeyBuilder, len(s.keys))]
 	records := s.records(call, k)
 	for i := range records {
 		if k.matches(&records[i]) {
@@ -336,20 +328,17 @@ func (s *session) Query(call string, key uint64, must bool) uint64 {
 		}
 	}
 	if must {
-		s.fail(KindNotFound, call, "keyBuilder", "no value for "+k.String())
+		s.fail(KindNotFound, call, argKeyBuilder, msgNotFound, "key", k.String())
 	}
 	return notFound
 }
 
-// notFound is what hostQueryValue answers when there is no value.
-const notFound = math.MaxUint64
-
 func (s *session) ReadValues(key uint64, each func(key, value uint64)) {
-	const call = "hostReadValues"
+	const call = callHostReadValues
 	// A copy: the extension may change the key builder from the callback.
 	// Its fields go into a reused buffer (one per nesting level), so that a
 	// read allocates nothing once the session has warmed up.
-	k := s.keys[s.decode(call, "keyBuilder", key, handleKeyBuilder, len(s.keys))]
+	k := s.keys[s.decode(call, argKeyBuilder, key, handleKeyBuilder, len(s.keys))]
 	var fields []rowField
 	if n := len(s.spareFields); n > 0 {
 		fields, s.spareFields = s.spareFields[n-1], s.spareFields[:n-1]
@@ -367,8 +356,8 @@ func (s *session) ReadValues(key uint64, each func(key, value uint64)) {
 }
 
 func (s *session) NewValue(key uint64) uint64 {
-	const call = "hostNewValue"
-	index := s.decode(call, "keyBuilder", key, handleKeyBuilder, len(s.keys))
+	const call = callHostNewValue
+	index := s.decode(call, argKeyBuilder, key, handleKeyBuilder, len(s.keys))
 	// As the engine: a failing storage refuses writes too.
 	s.records(call, &s.keys[index])
 	s.intents = append(s.intents, intentSlot{key: index, existing: -1})
@@ -376,16 +365,16 @@ func (s *session) NewValue(key uint64) uint64 {
 }
 
 func (s *session) UpdateValue(key, existing uint64) uint64 {
-	const call = "hostUpdateValue"
-	index := s.decode(call, "keyBuilder", key, handleKeyBuilder, len(s.keys))
-	value := s.decode(call, "existingValue", existing, handleValue, len(s.values))
+	const call = callHostUpdateValue
+	index := s.decode(call, argKeyBuilder, key, handleKeyBuilder, len(s.keys))
+	value := s.decode(call, argExistingValue, existing, handleValue, len(s.values))
 	s.records(call, &s.keys[index]) // the storage of the key, not of the existing value
 	s.intents = append(s.intents, intentSlot{key: index, existing: value})
 	return s.encode(handleIntent, len(s.intents)-1)
 }
 
 func (s *session) Put(call string, id uint64, kind uint32, name string, value hostapi.Scalar) {
-	s.checkUTF8(call, "namePtr", name)
+	s.checkUTF8(call, argNamePtr, name)
 	var put scalar
 	switch value.Type {
 	case hostapi.Int32:
@@ -399,7 +388,7 @@ func (s *session) Put(call string, id uint64, kind uint32, name string, value ho
 	case hostapi.Bool:
 		put = scalar{kind: scalarBool, b: value.Int != 0}
 	case hostapi.String:
-		s.checkUTF8(call, "valuePtr", value.String)
+		s.checkUTF8(call, argValuePtr, value.String)
 		put = scalar{kind: scalarString, s: value.String}
 	case hostapi.Bytes:
 		// Copied: the extension may reuse its slice after the call.
@@ -407,28 +396,32 @@ func (s *session) Put(call string, id uint64, kind uint32, name string, value ho
 		s.arena = append(s.arena, value.Bytes...)
 		put = scalar{kind: scalarBytes, raw: s.arena[start:len(s.arena):len(s.arena)]}
 	case hostapi.QName:
-		s.checkUTF8(call, "pkgPtr", value.String)
-		s.checkUTF8(call, "entityPtr", value.Entity)
+		s.checkUTF8(call, argPkgPtr, value.String)
+		s.checkUTF8(call, argEntityPtr, value.Entity)
 		put = scalar{kind: scalarQName, s: value.String, entity: value.Entity}
 	default:
-		panic("exttest: no put of type " + value.Type.Name())
+		panic("exttest: no put of type " + typeNames[value.Type])
 	}
 	switch kind {
-	case 0:
-		s.keys[s.decode(call, "id", id, handleKeyBuilder, len(s.keys))].fields.put(name, put)
-	case 1:
-		s.intents[s.decode(call, "id", id, handleIntent, len(s.intents))].fields.put(name, put)
+	case rowWriterKeyBuilder:
+		s.keys[s.decode(call, argId, id, handleKeyBuilder, len(s.keys))].fields.put(name, put)
+	case rowWriterIntent:
+		s.intents[s.decode(call, argId, id, handleIntent, len(s.intents))].fields.put(name, put)
 	default:
-		s.fail(KindInvalidHandle, call, "kind", fmt.Sprintf(
-			"invalid handle %#x: row-writer kind must be 0 (key builder) or 1 (intent), got %d", kind, kind))
+		// The ABI's kind is an i32; the engine shows it as the handle
+		// sign-extended, and as the number it is.
+		wire := int32(kind)
+		s.fail(KindInvalidHandle, call, argKind, msgInvalidHandle, "handle", handleHex(uint64(int64(wire))),
+			"reason", render(msgBadRowWriterKind, "kind", strconv.Itoa(int(wire))))
 	}
 }
 
 func (s *session) ValueLength(value uint64) int32 {
-	const call = "hostValueLength"
-	n := s.values[s.decode(call, "value", value, handleValue, len(s.values))]
+	const call = callHostValueLength
+	n := s.values[s.decode(call, argValue, value, handleValue, len(s.values))]
 	if n.kind != nodeArray {
-		s.fail(KindTypeMismatch, call, "value", `field "(the value itself)" is object or scalar, read as array`)
+		s.fail(KindTypeMismatch, call, argValue, msgTypeMismatch,
+			"field", msgTheValueItself, "found", msgObjectOrScalar, "expected", msgArray)
 	}
 	return int32(len(n.items))
 }
@@ -454,34 +447,39 @@ func readable(n *node, want hostapi.Type) bool {
 }
 
 func (s *session) Read(call string, handle uint64, ofKey bool, selector hostapi.Selector, want hostapi.Type) hostapi.Scalar {
-	argument, describe := "namePtr", selector.Name
+	argument := argNamePtr
 	if selector.ByIndex {
-		argument, describe = "index", "["+strconv.Itoa(int(selector.Index))+"]"
+		argument = argIndex
 	} else {
 		s.checkUTF8(call, argument, selector.Name)
 	}
 	var target *node
 	if ofKey {
-		target = s.readKeys[s.decode(call, "key", handle, handleKey, len(s.readKeys))]
+		target = s.readKeys[s.decode(call, argKey, handle, handleKey, len(s.readKeys))]
 	} else {
-		target = s.values[s.decode(call, "value", handle, handleValue, len(s.values))]
+		target = s.values[s.decode(call, argValue, handle, handleValue, len(s.values))]
 	}
 	var n *node
 	if selector.ByIndex {
 		n = target.element(selector.Index)
 		if n == nil {
-			s.fail(KindMissingField, call, argument,
-				fmt.Sprintf("no element %d: out of range or not an array", selector.Index))
+			s.fail(KindMissingField, call, argument, msgMissingField,
+				"what", render(msgNoElement, "index", strconv.Itoa(int(selector.Index))))
 		}
 	} else {
 		n = target.field(selector.Name)
 		if n == nil {
-			s.fail(KindMissingField, call, argument, "no field "+rustQuote(selector.Name))
+			s.fail(KindMissingField, call, argument, msgMissingField, "what", render(msgNoField, "name", selector.Name))
 		}
 	}
 	mismatch := func(found string) {
-		s.fail(KindTypeMismatch, call, argument,
-			"field "+rustQuote(describe)+" is "+found+", read as "+want.Name())
+		// Named here, not up front: a read that succeeds allocates nothing.
+		field := selector.Name
+		if selector.ByIndex {
+			field = "[" + strconv.Itoa(int(selector.Index)) + "]"
+		}
+		s.fail(KindTypeMismatch, call, argument, msgTypeMismatch,
+			"field", field, "found", found, "expected", typeNames[want])
 	}
 	if !readable(n, want) {
 		mismatch(n.typeName())
@@ -489,12 +487,12 @@ func (s *session) Read(call string, handle uint64, ofKey bool, selector hostapi.
 	switch want {
 	case hostapi.Value:
 		if ofKey {
-			mismatch("value") // the ABI has no nested reads of keys
+			mismatch(typeNames[hostapi.Value]) // the ABI has no nested reads of keys
 		}
 		return hostapi.Scalar{Type: want, Int: int64(s.pushValue(n))}
 	case hostapi.Int32:
 		if n.i < math.MinInt32 || n.i > math.MaxInt32 {
-			mismatch("int64 out of int32 range")
+			mismatch(msgInt64OutOfInt32Range)
 		}
 		return hostapi.Scalar{Type: want, Int: n.i}
 	case hostapi.Int64:

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"example.invalid/extwasm/tinygo-sdk/ext"
+	"example.invalid/extwasm/tinygo-sdk/internal/hostapi"
 )
 
 // nodeKind is what a node of a JSON value holds.
@@ -320,23 +321,25 @@ func present(n *node) *node {
 	return n
 }
 
-// typeName is the engine's name of the field's type.
+// typeName is the name of the field's type in messages: integers are int64
+// and floats float64 (as the engine's JSON state holds them), objects and
+// arrays values.
 func (n *node) typeName() string {
 	switch n.kind {
 	case nodeBool:
-		return "bool"
+		return typeNames[hostapi.Bool]
 	case nodeInt:
-		return "int64"
+		return typeNames[hostapi.Int64]
 	case nodeFloat:
-		return "float64"
+		return typeNames[hostapi.Float64]
 	case nodeString:
-		return "string"
+		return typeNames[hostapi.String]
 	case nodeBytes:
-		return "bytes"
+		return typeNames[hostapi.Bytes]
 	case nodeQName:
-		return "qname"
+		return typeNames[hostapi.QName]
 	}
-	return "value"
+	return typeNames[hostapi.Value]
 }
 
 // goValue is the node as the values of Intent.Key and Intent.Value: int64,

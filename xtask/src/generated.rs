@@ -17,6 +17,7 @@ pub fn all() -> Vec<Generated> {
         Generated { path: "docs/ABI.md", content: abi_markdown() },
         Generated { path: GO_CONSTANTS, content: go_constants() },
         Generated { path: GO_IMPORTS, content: go_imports() },
+        Generated { path: GO_EXTTEST_CONTRACT, content: go_exttest_contract() },
     ]
 }
 
@@ -25,6 +26,10 @@ pub const GO_CONSTANTS: &str = "tinygo-sdk/ext/abi_gen.go";
 
 /// The Go SDK's `//go:wasmimport` declarations (wasm builds, TinyGo and Go).
 pub const GO_IMPORTS: &str = "tinygo-sdk/ext/hostimports_gen.go";
+
+/// What the Go mock host (`exttest`) repeats of the contract: handles, error
+/// kinds, field type names, message templates.
+pub const GO_EXTTEST_CONTRACT: &str = "tinygo-sdk/exttest/contract_gen.go";
 
 fn signature(params: &[ValType], names: &[&str], results: &[ValType]) -> String {
     let params: Vec<String> = params
@@ -240,6 +245,337 @@ pub fn go_imports() -> String {
     out
 }
 
+/// Every message template of `abi::messages`, in source order, by its Rust
+/// name. A test checks this list against the module's source, so a template
+/// added there and not here fails the build's tests.
+const MESSAGES: &[(&str, &str)] = {
+    use abi::messages as m;
+    &[
+        ("SITE", m::SITE),
+        ("GUEST_PANIC", m::GUEST_PANIC),
+        ("NOT_FOUND", m::NOT_FOUND),
+        ("KEY", m::KEY),
+        ("SCALAR_STRING", m::SCALAR_STRING),
+        ("SCALAR_BYTES", m::SCALAR_BYTES),
+        ("STATE", m::STATE),
+        ("INVALID_HANDLE", m::INVALID_HANDLE),
+        ("NOT_A_HANDLE", m::NOT_A_HANDLE),
+        ("WRONG_KIND", m::WRONG_KIND),
+        ("STALE_HANDLE", m::STALE_HANDLE),
+        ("FORGED_HANDLE", m::FORGED_HANDLE),
+        ("BAD_ROW_WRITER_KIND", m::BAD_ROW_WRITER_KIND),
+        ("INVALID_UTF8", m::INVALID_UTF8),
+        ("TYPE_MISMATCH", m::TYPE_MISMATCH),
+        ("INT64_OUT_OF_INT32_RANGE", m::INT64_OUT_OF_INT32_RANGE),
+        ("THE_VALUE_ITSELF", m::THE_VALUE_ITSELF),
+        ("OBJECT_OR_SCALAR", m::OBJECT_OR_SCALAR),
+        ("ARRAY", m::ARRAY),
+        ("MISSING_FIELD", m::MISSING_FIELD),
+        ("NO_FIELD", m::NO_FIELD),
+        ("NO_ELEMENT", m::NO_ELEMENT),
+    ]
+};
+
+/// The source of `abi::messages`, for the templates' docs (a constant has no
+/// doc at run time).
+const ERRORS_SOURCE: &str = include_str!("../../abi/src/errors.rs");
+
+/// (name, doc) of every constant of `abi::messages`, in source order, read
+/// from its source.
+fn message_docs() -> Vec<(&'static str, String)> {
+    let body = ERRORS_SOURCE.split_once("pub mod messages {").map_or("", |(_, body)| body);
+    let mut docs = Vec::new();
+    let mut doc: Vec<&str> = Vec::new();
+    for line in body.lines().map(str::trim) {
+        if line == "}" {
+            break;
+        }
+        if let Some(text) = line.strip_prefix("///") {
+            doc.push(text.trim());
+        } else if let Some(name) = line.strip_prefix("pub const ").and_then(|rest| rest.split(':').next()) {
+            docs.push((name, doc.join(" ")));
+            doc.clear();
+        }
+    }
+    docs
+}
+
+/// Every field type, in declaration order. The match keeps it complete: a
+/// new variant does not compile until it is listed here too.
+fn field_types() -> [abi::FieldType; 11] {
+    use abi::FieldType as F;
+    let all = [
+        F::String,
+        F::Bytes,
+        F::QName,
+        F::QNamePkg,
+        F::QNameEntity,
+        F::Bool,
+        F::Int32,
+        F::Int64,
+        F::Float32,
+        F::Float64,
+        F::Value,
+    ];
+    for t in all {
+        match t {
+            F::String
+            | F::Bytes
+            | F::QName
+            | F::QNamePkg
+            | F::QNameEntity
+            | F::Bool
+            | F::Int32
+            | F::Int64
+            | F::Float32
+            | F::Float64
+            | F::Value => {}
+        }
+    }
+    all
+}
+
+/// A Go identifier's tail from a Rust one in SCREAMING_SNAKE_CASE or
+/// snake_case: `INVALID_UTF8` and `invalid_utf8` are `InvalidUTF8` (Go
+/// spells initialisms in capitals).
+fn go_camel(name: &str) -> String {
+    name.split('_')
+        .map(|word| match word.to_ascii_uppercase().as_str() {
+            "UTF8" => "UTF8".to_owned(),
+            _ => {
+                let lower = word.to_ascii_lowercase();
+                let mut chars = lower.chars();
+                chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+            }
+        })
+        .collect()
+}
+
+/// `s` as a Go string literal: raw (backquoted) when it has quotes or
+/// backslashes and can be, so that the templates read as they render.
+fn go_string(s: &str) -> String {
+    if s.contains(['"', '\\']) && !s.contains('`') && !s.chars().any(char::is_control) {
+        return format!("`{s}`");
+    }
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A rustdoc paragraph in Go's words: links to other templates become their
+/// Go names, the field type names `typeNames`, other code spans plain text.
+fn go_doc(doc: &str) -> String {
+    let mut text = doc.replace("[`crate::FieldType::as_str`]", "FieldType::as_str (typeNames)");
+    for (name, _) in MESSAGES {
+        text = text.replace(&format!("[`{name}`]"), &go_message_name(name));
+    }
+    text.replace("[`", "").replace("`]", "").replace('`', "")
+}
+
+/// `text` as `//` comment lines of at most 80 columns after `indent`.
+fn go_comment(w: &mut String, indent: &str, text: &str) {
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent.len() * 4 + 3 + line.len() + 1 + word.len() > 80 {
+            let _ = writeln!(w, "{indent}// {line}");
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    let _ = writeln!(w, "{indent}// {line}");
+}
+
+/// The entries of a Go composite literal, `key: value,` one a line, aligned
+/// as gofmt aligns them.
+fn go_keyed(w: &mut String, entries: &[(String, String)]) {
+    let keyed: Vec<_> = entries.iter().map(|(key, value)| (format!("{key}:"), value.clone())).collect();
+    go_aligned(w, &keyed, " ", ",");
+}
+
+/// Lines `name<between>value<after>` of a Go block, the names padded as
+/// gofmt pads them.
+fn go_aligned(w: &mut String, entries: &[(String, String)], between: &str, after: &str) {
+    let width = entries.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    for (name, value) in entries {
+        let _ = writeln!(w, "\t{name:width$}{between}{value}{after}");
+    }
+}
+
+/// A lowerCamel name with its first letter in capitals: `keyBuilder` is
+/// `KeyBuilder`.
+fn go_camel_upper(name: &str) -> String {
+    let mut chars = name.chars();
+    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+}
+
+/// The Go name of a message template.
+fn go_message_name(name: &str) -> String {
+    format!("msg{}", go_camel(name))
+}
+
+/// (kind shift, generation shift) of a handle, read off the abi's encoder so
+/// that the Go copy cannot disagree with it.
+fn handle_layout() -> (u32, u32) {
+    use abi::{HandleKind, encode_handle};
+    let kind = HandleKind::ALL[0];
+    let kind_shift = encode_handle(kind, 0, 0).trailing_zeros() - (kind as u8).trailing_zeros();
+    let generation_shift = (encode_handle(kind, 1, 0) ^ encode_handle(kind, 0, 0)).trailing_zeros();
+    (kind_shift, generation_shift)
+}
+
+/// `tinygo-sdk/exttest/contract_gen.go`: what the Go mock host repeats of the
+/// contract, so that it renders its errors as the engine does from one source.
+pub fn go_exttest_contract() -> String {
+    use abi::{GENERATION_MASK, HandleKind};
+
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(w, "{GO_HEADER}\n");
+    let _ = writeln!(w, "package exttest\n");
+    let _ = writeln!(w, "import \"example.invalid/extwasm/tinygo-sdk/internal/hostapi\"\n");
+    let _ = writeln!(
+        w,
+        "// The contract of ABI {} as the mock host repeats it, from the abi crate:\n\
+         // handles, error kinds, field type names and the message templates.",
+        abi::ABI_VERSION
+    );
+
+    // Handles: kinds, names, encoding.
+    let _ = writeln!(w, "\n// handleKind is the top byte of a handle: what it names (the abi crate's HandleKind).");
+    let _ = writeln!(w, "type handleKind uint8\n");
+    let _ = writeln!(w, "// The handle kinds.\nconst (");
+    for kind in HandleKind::ALL {
+        let _ = writeln!(w, "\t// handle{kind:?} names {}.", kind.with_article());
+        let _ = writeln!(w, "\thandle{kind:?} handleKind = {}", kind as u8);
+    }
+    let _ = writeln!(w, ")");
+    let first = HandleKind::ALL[0];
+    let last = HandleKind::ALL[HandleKind::ALL.len() - 1];
+    let _ = writeln!(
+        w,
+        "\n// firstHandleKind and lastHandleKind bound the tags that are kinds; any\n\
+         // other top byte is not a handle the host made.\n\
+         const (\n\tfirstHandleKind = handle{first:?}\n\tlastHandleKind  = handle{last:?}\n)"
+    );
+    let names = [
+        ("handleKindNames", "the names messages give the handle kinds", false),
+        ("handleKindArticles", "the same names with their indefinite article", true),
+    ];
+    for (var, what, article) in names {
+        let _ = writeln!(w, "\n// {var} are {what}.\nvar {var} = [...]string{{");
+        let text = |k: HandleKind| if article { k.with_article() } else { k.name() };
+        let entries: Vec<_> = HandleKind::ALL.iter().map(|&k| (format!("handle{k:?}"), go_string(text(k)))).collect();
+        go_keyed(w, &entries);
+        let _ = writeln!(w, "}}");
+    }
+    let (kind_shift, generation_shift) = handle_layout();
+    let _ = writeln!(
+        w,
+        "\n// A handle is kind:{} | generation:{} | index:{}: the kind in the top bits,\n\
+         // the invocation's generation (masked) below it, the object's index in the\n\
+         // low bits.\n\
+         const (\n\
+         \thandleKindShift       = {kind_shift}\n\
+         \thandleGenerationShift = {generation_shift}\n\
+         \tgenerationMask        = {GENERATION_MASK:#X}\n\
+         )",
+        64 - kind_shift,
+        kind_shift - generation_shift,
+        generation_shift,
+    );
+    let _ = writeln!(
+        w,
+        "\n// encodeHandle is the handle of object index of kind in invocation generation.\n\
+         func encodeHandle(kind handleKind, generation, index uint32) uint64 {{\n\
+         \treturn uint64(kind)<<handleKindShift | uint64(generation&generationMask)<<handleGenerationShift | uint64(index)\n\
+         }}"
+    );
+    let _ = writeln!(
+        w,
+        "\n// notFound is what hostQueryValue answers when there is no value.\nconst notFound uint64 = {:#X}",
+        abi::NOT_FOUND
+    );
+    let _ = writeln!(
+        w,
+        "\n// The kind argument of hostRowWriterPut*: what its id is.\nconst (\n\
+         \trowWriterKeyBuilder uint32 = {}\n\
+         \trowWriterIntent     uint32 = {}\n)",
+        abi::RowWriterKind::KeyBuilder as u32,
+        abi::RowWriterKind::Intent as u32
+    );
+
+    // The names errors give host calls and their arguments.
+    let _ = writeln!(w, "\n// The host imports, by the names errors give them.\nconst (");
+    let calls: Vec<_> =
+        HOST_IMPORTS.iter().map(|i| (format!("call{}", go_camel_upper(i.name)), go_string(i.name))).collect();
+    go_aligned(w, &calls, " = ", "");
+    let _ = writeln!(w, ")");
+    let mut arguments: Vec<&str> = HOST_IMPORTS.iter().flat_map(|i| i.param_names.iter().copied()).collect();
+    arguments.sort_unstable();
+    arguments.dedup();
+    let _ = writeln!(w, "\n// The host imports' parameters, by the names errors give them.\nconst (");
+    let arguments: Vec<_> = arguments.iter().map(|a| (format!("arg{}", go_camel_upper(a)), go_string(a))).collect();
+    go_aligned(w, &arguments, " = ", "");
+    let _ = writeln!(w, ")");
+
+    // Error kinds.
+    let _ = writeln!(
+        w,
+        "\n// The stable kinds of errors (the abi crate's ErrorKind), spelled as the\n\
+         // engine spells them. The mock host fails with those that do not need wasm:\n\
+         // guest panics, not found, state, invalid handles, UTF-8, type mismatches and\n\
+         // missing fields.\nconst ("
+    );
+    for kind in abi::ErrorKind::ALL {
+        go_comment(w, "\t", &format!("Kind{}: {}.", go_camel(kind.as_str()), kind.doc()));
+        let _ = writeln!(w, "\tKind{} ErrorKind = {:?}", go_camel(kind.as_str()), kind.as_str());
+    }
+    let _ = writeln!(w, ")");
+
+    // Field type names.
+    let _ = writeln!(
+        w,
+        "\n// typeNames are the names messages give the field types (the abi crate's\n\
+         // FieldType::as_str), by the type the SDK puts or reads.\nvar typeNames = [...]string{{"
+    );
+    let entries: Vec<_> = field_types().iter().map(|t| (format!("hostapi.{t:?}"), go_string(t.as_str()))).collect();
+    go_keyed(w, &entries);
+    let _ = writeln!(w, "}}");
+
+    // Message templates.
+    let docs = message_docs();
+    let _ = writeln!(
+        w,
+        "\n// The words of the errors of host calls (the abi crate's messages), which\n\
+         // every host renders alike. Templates name their parts in braces ({{site}}),\n\
+         // which render fills in; every other character is literal. {{site}} is\n\
+         // msgSite rendered.\nconst ("
+    );
+    for (i, (name, template)) in MESSAGES.iter().enumerate() {
+        let doc = docs.iter().find(|(n, _)| n == name).map(|(_, doc)| go_doc(doc)).unwrap_or_default();
+        if i > 0 {
+            let _ = writeln!(w);
+        }
+        go_comment(w, "\t", &format!("{}: {doc}", go_message_name(name)));
+        let _ = writeln!(w, "\t{} = {}", go_message_name(name), go_string(template));
+    }
+    let _ = writeln!(w, ")");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +604,54 @@ mod tests {
         assert!(go.contains("func hostValueGetAsInt32(value uint64, index int32) int32\n"));
         assert!(go.contains("func hostRowWriterPutFloat32(id uint64, kind uint32, namePtr unsafe.Pointer, nameLen uint32, value float32)\n"));
         assert!(go_constants().contains("notFound uint64 = 0xFFFFFFFFFFFFFFFF\n"));
+    }
+
+    #[test]
+    fn go_mock_has_every_template_and_error_kind_of_the_abi() {
+        let documented: Vec<&str> = message_docs().into_iter().map(|(name, _)| name).collect();
+        let generated: Vec<&str> = MESSAGES.iter().map(|(name, _)| *name).collect();
+        assert_eq!(generated, documented, "MESSAGES must list abi::messages, in order");
+        assert!(message_docs().iter().all(|(_, doc)| !doc.is_empty()));
+        let go = go_exttest_contract();
+        for (name, template) in MESSAGES {
+            assert!(go.contains(&format!("\t{} = {}\n", go_message_name(name), go_string(template))), "{name}");
+        }
+        assert!(go.contains("\tmsgTypeMismatch = `{site}: field \"{field}\" is {found}, read as {expected}`\n"));
+        assert!(
+            go.contains(
+                "\tmsgInvalidUTF8 = \"{site}: argument is not valid UTF-8 (valid up to byte {valid_up_to})\"\n"
+            )
+        );
+        for kind in abi::ErrorKind::ALL {
+            assert!(go.contains(&format!("ErrorKind = \"{}\"\n", kind.as_str())), "{kind}");
+        }
+        // The names exttest users already use stay.
+        for name in ["KindGuestPanic", "KindNotFound", "KindState", "KindInvalidHandle", "KindInvalidUTF8"] {
+            assert!(go.contains(&format!("\t{name} ErrorKind = ")), "{name}");
+        }
+        assert!(go.contains("\tKindTypeMismatch ErrorKind = \"type_mismatch\"\n"));
+        assert!(go.contains("\thostapi.QNamePkg:    \"qname package\",\n"));
+    }
+
+    #[test]
+    fn the_go_handle_encoding_is_the_abis() {
+        use abi::{GENERATION_MASK, HandleKind, encode_handle};
+        let (kind_shift, generation_shift) = handle_layout();
+        for kind in HandleKind::ALL {
+            for (generation, index) in [(0, 0), (1, 7), (GENERATION_MASK, u32::MAX), (GENERATION_MASK + 5, 3)] {
+                let go = (kind as u64) << kind_shift
+                    | ((generation & GENERATION_MASK) as u64) << generation_shift
+                    | index as u64;
+                assert_eq!(go, encode_handle(kind, generation, index), "{kind:?} {generation} {index}");
+            }
+        }
+        let go = go_exttest_contract();
+        assert!(go.contains(
+            "\thandleKindShift       = 56\n\thandleGenerationShift = 32\n\tgenerationMask        = 0xFFFFFF\n"
+        ));
+        assert!(go.contains("\thandleIntent handleKind = 3\n"));
+        assert!(go.contains("\thandleIntent:     \"an intent\",\n"));
+        assert!(go.contains("const notFound uint64 = 0xFFFFFFFFFFFFFFFF\n"));
     }
 
     #[test]

@@ -114,9 +114,9 @@ pub(crate) struct HostCtx<S: State> {
     host_calls: u64,
     limiter: MemoryLimiter,
     started: std::time::Instant,
-    /// The invocation deadline in ticks (computed once: a 128-bit division
-    /// per invocation shows), and the load deadline.
-    timeout_ticks: Option<u64>,
+    /// The invocation deadline, with its ticks (computed once: a 128-bit
+    /// division per invocation shows), and the load deadline.
+    timeout: Option<(Duration, u64)>,
     load_timeout: Option<Duration>,
     /// The guest made an ABI host call after a grow was denied: it went on,
     /// so a later failure is not the denied grow's doing.
@@ -144,7 +144,7 @@ impl<S: State> HostCtx<S> {
                 current_bytes: 0,
             },
             started: std::time::Instant::now(),
-            timeout_ticks: config.get_timeout().map(|t| ticks(Some(t))),
+            timeout: config.get_timeout().map(|t| (t, ticks(Some(t)))),
             load_timeout: config.get_load_timeout(),
             went_on: false,
         }
@@ -154,7 +154,7 @@ impl<S: State> HostCtx<S> {
     /// become stale, and the deadline starts now.
     #[inline]
     pub(crate) fn begin(&mut self, extension: usize) {
-        self.session.begin(Some(extension), self.timeout_ticks);
+        self.session.begin(Some(extension), self.timeout);
         self.exchange.begin();
         self.output.clear();
         self.pending = None;
@@ -166,7 +166,7 @@ impl<S: State> HostCtx<S> {
 
     /// Starts initialisation (no extension runs): the load deadline starts now.
     pub(crate) fn begin_initialisation(&mut self) {
-        self.session.begin(None, self.load_timeout.map(|t| ticks(Some(t))));
+        self.session.begin(None, self.load_timeout.map(|t| (t, ticks(Some(t)))));
     }
 
     /// Lends `state` to the host functions of the call about to start; see
@@ -316,6 +316,12 @@ impl<S: State> HostCtx<S> {
     /// has passed.
     pub(crate) fn past_deadline(&self) -> bool {
         self.session.budget().past_deadline()
+    }
+
+    /// The epoch ticks left before the deadline by the real time (`None`:
+    /// it passed): what the epoch deadline callback answers.
+    pub(crate) fn ticks_left(&self) -> Option<u64> {
+        self.session.budget().ticks_left()
     }
 
     /// Bytes the host holds for this instance, and the most it ever held.

@@ -3,10 +3,17 @@
 // the floats JSON numbers cannot hold included; and an update whose existing
 // value comes from another storage than its key. The behaviour (and the
 // host calls) of examples/rust/readvalues.
+//
+// And misreads, for the conformance table to check that every host fails
+// them with the same words: fields read as a type they do not have (readAs),
+// and handles that are stale, of the wrong kind, forged or no handle at all.
+// The SDK's handle types are uint64s, as in the published TinyGo SDK, so a
+// conversion makes any handle; only tests like these have reason to.
 package main
 
 import (
 	"math"
+	"strings"
 
 	"example.invalid/extwasm/tinygo-sdk/ext"
 )
@@ -120,3 +127,97 @@ func archiveTotal() {
 	archived.PutInt64("id", 1)
 	ext.UpdateValue(archived, existing).PutBool("archived", true)
 }
+
+// readAs reads the event's field named by its string field as the type named
+// by its string as: int32, int64, float32, float64, bool, string, bytes,
+// qname, value, length (of the field, an array), or element int32 / element
+// string (its element 0). It makes no intent.
+//
+//go:wasmexport readAs
+func readAs() {
+	event := mustGetEvent()
+	name := event.AsString("field")
+	kind := event.AsString("as")
+	if element, ok := strings.CutPrefix(kind, "element "); ok {
+		list := event.AsValue(name)
+		switch element {
+		case "int32":
+			list.GetAsInt32(0)
+		case "string":
+			list.GetAsString(0)
+		default:
+			panic("readAs: no element type " + element)
+		}
+		return
+	}
+	switch kind {
+	case "int32":
+		event.AsInt32(name)
+	case "int64":
+		event.AsInt64(name)
+	case "float32":
+		event.AsFloat32(name)
+	case "float64":
+		event.AsFloat64(name)
+	case "bool":
+		event.AsBool(name)
+	case "string":
+		event.AsString(name)
+	case "bytes":
+		event.AsBytes(name)
+	case "qname":
+		event.AsQName(name)
+	case "value":
+		event.AsValue(name)
+	case "length":
+		event.AsValue(name).Len()
+	default:
+		panic("readAs: no type " + kind)
+	}
+}
+
+func mustGetEvent() ext.TValue {
+	return ext.MustGetValue(ext.KeyBuilder(ext.StorageEvent, ext.NullEntity))
+}
+
+// kept is the event keepEvent got, for readKeptEvent.
+var kept ext.TValue
+
+// keepEvent gets the event and keeps its handle past the invocation.
+//
+//go:wasmexport keepEvent
+func keepEvent() { kept = mustGetEvent() }
+
+// readKeptEvent reads n of the event keepEvent kept: a stale handle.
+//
+//go:wasmexport readKeptEvent
+func readKeptEvent() { kept.AsInt32("n") }
+
+// readIntentAsValue reads n of a new intent as if it were a value: a handle
+// of the wrong kind.
+//
+//go:wasmexport readIntentAsValue
+func readIntentAsValue() {
+	intent := ext.NewValue(ext.KeyBuilder(ext.StorageView, "mypkg.Misuse"))
+	ext.TValue(intent).AsInt32("n")
+}
+
+// updateFromKeyBuilder updates with the key builder as the existing value
+// too: a handle of the wrong kind.
+//
+//go:wasmexport updateFromKeyBuilder
+func updateFromKeyBuilder() {
+	key := ext.KeyBuilder(ext.StorageView, "mypkg.Misuse")
+	ext.UpdateValue(key, ext.TValue(key))
+}
+
+// readForgedValue reads n of the handle 5 past the event's (value #5 of an
+// invocation that has one): a forged handle.
+//
+//go:wasmexport readForgedValue
+func readForgedValue() { ext.TValue(uint64(mustGetEvent()) + 5).AsInt32("n") }
+
+// readZeroHandle reads n of handle 0, which is no handle at all.
+//
+//go:wasmexport readZeroHandle
+func readZeroHandle() { ext.TValue(0).AsInt32("n") }

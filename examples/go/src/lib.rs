@@ -50,9 +50,26 @@ pub const BASICUSAGE: Module = module!(
 );
 
 /// copyAllTypes, orderTotals: reads with a callback and every field type;
-/// putNonFinite, archiveTotal: non-finite floats, an update across storages.
-pub const READVALUES: Module =
-    module!("readvalues", &["copyAllTypes", "orderTotals", "putNonFinite", "archiveTotal"], None);
+/// putNonFinite, archiveTotal: non-finite floats, an update across storages;
+/// readAs, keepEvent, readKeptEvent, readIntentAsValue, updateFromKeyBuilder,
+/// readForgedValue, readZeroHandle: misreads and misused handles.
+pub const READVALUES: Module = module!(
+    "readvalues",
+    &[
+        "copyAllTypes",
+        "orderTotals",
+        "putNonFinite",
+        "archiveTotal",
+        "readAs",
+        "keepEvent",
+        "readKeptEvent",
+        "readIntentAsValue",
+        "updateFromKeyBuilder",
+        "readForgedValue",
+        "readZeroHandle"
+    ],
+    None
+);
 
 /// TinyGo's simple, arrAppend, arrReset, arrAppend2, longFunc; Rust's
 /// zeroedAfterFree, exhaustMemory; everyHostCall and heapStats (host calls

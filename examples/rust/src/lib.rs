@@ -49,7 +49,9 @@ pub const BENCHMARKS: Module = module!("benchmarks", benchmarks, Some("benchmark
 pub const BASICUSAGE: Module = module!("basicusage", basicusage, Some("basicusage-pkg.wasm"));
 
 /// copyAllTypes, orderTotals: reads with a callback and every field type;
-/// putNonFinite, archiveTotal: non-finite floats, an update across storages.
+/// putNonFinite, archiveTotal: non-finite floats, an update across storages;
+/// readAs, keepEvent, readKeptEvent, readIntentAsValue, updateFromKeyBuilder,
+/// readForgedValue, readZeroHandle: misreads and misused handles.
 pub const READVALUES: Module = module!("readvalues", readvalues, None);
 
 /// simple, zeroedAfterFree, exhaustMemory: the allocator.

@@ -3,10 +3,12 @@
 // wasm build calls the host imports.
 package hostapi
 
-// Type is the type a field is put or read as (the abi crate's FieldType).
+// Type is the type a field is put or read as (the abi crate's FieldType,
+// whose variant names these are; exttest names them in its messages from the
+// abi crate's names, in its generated contract_gen.go).
 type Type uint8
 
-// The field types, with the engine's names (used in error messages).
+// The field types.
 const (
 	String Type = iota
 	Bytes
@@ -20,12 +22,6 @@ const (
 	Float64
 	Value
 )
-
-var typeNames = [...]string{"string", "bytes", "qname", "qname package", "qname entity", "bool", "int32",
-	"int64", "float32", "float64", "value"}
-
-// Name is the type's name as the engine writes it in messages.
-func (t Type) Name() string { return typeNames[t] }
 
 // Scalar is a field put on a key builder or an intent, or the result of a
 // read: Int for integers, bools (0/1) and value handles; Float for floats;

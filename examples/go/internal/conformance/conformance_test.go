@@ -37,3 +37,21 @@ func TestEqualIsTyped(t *testing.T) {
 		}
 	}
 }
+
+// <handle> stands for a handle in hex, and for nothing else.
+func TestAHandlePlaceholderStandsForAHexHandleOnly(t *testing.T) {
+	const want = "h(value): invalid handle <handle>: stale"
+	for text, ok := range map[string]bool{
+		"h(value): invalid handle 0x200000700000000: stale": true,
+		"h(value): invalid handle 0x: stale":                false,
+		"h(value): invalid handle 12: stale":                false,
+		"h(value): invalid handle 0x2: stale!":              false,
+	} {
+		if textsMatch(text, want) != ok {
+			t.Errorf("textsMatch(%q) = %v", text, !ok)
+		}
+	}
+	if !textsMatch("no handle here", "no handle here") || textsMatch("no handle here", "no handle") {
+		t.Error("texts without <handle> are compared exactly")
+	}
+}

@@ -2,10 +2,18 @@
 //! name, values by name and by index, nested values, and puts of every type,
 //! the floats JSON numbers cannot hold included; and an update whose existing
 //! value comes from another storage than its key.
+//!
+//! And misreads, for the conformance table to check that every host fails
+//! them with the same words: fields read as a type they do not have
+//! (`readAs`), and handles that are stale, of the wrong kind, forged or no
+//! handle at all. The SDK's API makes no such handle; these extensions use
+//! its hidden raw-handle accessors, which exist for such tests only.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
-use extwasm_guest_sdk::{Ext, STORAGE_RECORD, STORAGE_VIEW, extension};
+use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use extwasm_guest_sdk::{Ext, NULL_ENTITY, STORAGE_EVENT, STORAGE_RECORD, STORAGE_VIEW, Value, extension};
 
 extension! {
     /// The extensions of this module.
@@ -14,6 +22,13 @@ extension! {
         orderTotals => order_totals,
         putNonFinite => put_non_finite,
         archiveTotal => archive_total,
+        readAs => read_as,
+        keepEvent => keep_event,
+        readKeptEvent => read_kept_event,
+        readIntentAsValue => read_intent_as_value,
+        updateFromKeyBuilder => update_from_key_builder,
+        readForgedValue => read_forged_value,
+        readZeroHandle => read_zero_handle,
     ];
 }
 
@@ -111,6 +126,101 @@ pub fn archive_total(ext: Ext<'_>) {
     let archived = ext.key_builder(STORAGE_RECORD, "mypkg.ArchivedTotals");
     archived.put_int64("id", 1);
     ext.update_value(&archived, &existing).put_bool("archived", true);
+}
+
+/// Reads the event's field named by its string `field` as the type named by
+/// its string `as`: `int32`, `int64`, `float32`, `float64`, `bool`,
+/// `string`, `bytes`, `qname`, `value`, `length` (of the field, an array),
+/// or `element int32` / `element string` (its element 0). Makes no intent.
+pub fn read_as(ext: Ext<'_>) {
+    let event = ext.must_get_value(&ext.key_builder(STORAGE_EVENT, NULL_ENTITY));
+    let name = event.as_string("field");
+    let kind = event.as_string("as");
+    if let Some(element) = kind.strip_prefix("element ") {
+        let list = event.as_value(name);
+        match element {
+            "int32" => {
+                list.get_as_int32(0);
+            }
+            "string" => {
+                list.get_as_string(0);
+            }
+            other => panic!("readAs: no element type {other}"),
+        }
+        return;
+    }
+    match kind {
+        "int32" => {
+            event.as_int32(name);
+        }
+        "int64" => {
+            event.as_int64(name);
+        }
+        "float32" => {
+            event.as_float32(name);
+        }
+        "float64" => {
+            event.as_float64(name);
+        }
+        "bool" => {
+            event.as_bool(name);
+        }
+        "string" => {
+            event.as_string(name);
+        }
+        "bytes" => {
+            event.as_bytes(name);
+        }
+        "qname" => {
+            event.as_qname(name);
+        }
+        "value" => {
+            event.as_value(name);
+        }
+        "length" => {
+            event.as_value(name).len();
+        }
+        other => panic!("readAs: no type {other}"),
+    }
+}
+
+/// The handle of the event `keepEvent` got, for `readKeptEvent`.
+static KEPT: AtomicU64 = AtomicU64::new(0);
+
+/// Gets the event and keeps its handle past the invocation.
+pub fn keep_event(ext: Ext<'_>) {
+    let event = ext.must_get_value(&ext.key_builder(STORAGE_EVENT, NULL_ENTITY));
+    KEPT.store(event.raw_handle(), Relaxed);
+}
+
+/// Reads `n` of the event `keepEvent` kept: a stale handle.
+pub fn read_kept_event(ext: Ext<'_>) {
+    Value::from_raw_handle(ext, KEPT.load(Relaxed)).as_int32("n");
+}
+
+/// Reads `n` of a new intent as if it were a value: a handle of the wrong kind.
+pub fn read_intent_as_value(ext: Ext<'_>) {
+    let intent = ext.new_value(&ext.key_builder(STORAGE_VIEW, "mypkg.Misuse"));
+    Value::from_raw_handle(ext, intent.raw_handle()).as_int32("n");
+}
+
+/// Updates with the key builder as the existing value too: a handle of the
+/// wrong kind.
+pub fn update_from_key_builder(ext: Ext<'_>) {
+    let key = ext.key_builder(STORAGE_VIEW, "mypkg.Misuse");
+    ext.update_value(&key, &Value::from_raw_handle(ext, key.raw_handle()));
+}
+
+/// Reads `n` of the handle 5 past the event's (value #5 of an invocation
+/// that has one): a forged handle.
+pub fn read_forged_value(ext: Ext<'_>) {
+    let event = ext.must_get_value(&ext.key_builder(STORAGE_EVENT, NULL_ENTITY));
+    Value::from_raw_handle(ext, event.raw_handle().wrapping_add(5)).as_int32("n");
+}
+
+/// Reads `n` of handle 0, which is no handle at all.
+pub fn read_zero_handle(ext: Ext<'_>) {
+    Value::from_raw_handle(ext, 0).as_int32("n");
 }
 
 #[cfg(test)]
