@@ -79,10 +79,26 @@ struct PackageInstance<S: State> {
     /// The spare instance the reclaimer is making, or has made, with how
     /// long that took.
     spare: Option<SpareDelivery<S>>,
+    /// The extension the last invocation by name asked for: asked again
+    /// (as embedders do, a loop of one extension), a comparison finds it
+    /// instead of the name index's hash.
+    last_extension: usize,
     stats: Stats,
 }
 
 impl<S: State> PackageInstance<S> {
+    /// The position of extension `name`.
+    #[inline]
+    fn extension_index(&mut self, name: &str) -> Option<usize> {
+        let extensions = &self.package.inner.blueprint.extensions;
+        if extensions.get(self.last_extension).is_some_and(|last| str_eq(last, name)) {
+            return Some(self.last_extension);
+        }
+        let index = self.package.extension_index(name)?;
+        self.last_extension = index;
+        Some(index)
+    }
+
     /// Returns the instance to its snapshot: the store is dropped (the
     /// pooling allocator resets what the guest dirtied) and the
     /// pre-initialised module instantiated again. Handles, intents and
@@ -291,6 +307,7 @@ impl<S: State> Worker<S> {
             needs_restore: false,
             snapshot_bytes: memory_bytes(&live.store),
             spare: None,
+            last_extension: 0,
             stats: Stats::default(),
         };
         advise(&self.engine, &live);
@@ -317,8 +334,8 @@ impl<S: State> Worker<S> {
         let Some(slot) = self.instances.iter().position(|i| str_eq(i.package.name(), package)) else {
             return Err(Error::UnknownPackage { package: package.to_owned() });
         };
-        let instance = &self.instances[slot];
-        let Some(index) = instance.package.extension_index(extension) else {
+        let instance = &mut self.instances[slot];
+        let Some(index) = instance.extension_index(extension) else {
             return Err(Error::UnknownExtension {
                 package: package.to_owned(),
                 extension: extension.to_owned(),

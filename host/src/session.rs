@@ -636,7 +636,7 @@ impl<S: State> Session<S> {
     /// index `memory`, and `state` is the embedder's state (`None` outside
     /// an invocation). `hostReadValues` returns [`Ret::ReadValues`] for the
     /// caller to iterate; `hostPanic` fails with [`Fault::Panic`].
-    #[inline]
+    #[inline(always)]
     pub fn call<'s>(
         &'s mut self,
         import: &HostImport,
