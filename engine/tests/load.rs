@@ -671,6 +671,33 @@ fn unknown_packages_and_extensions() {
     assert_eq!(run(&mut worker, "run"), Vec::<Json>::new());
 }
 
+#[test]
+fn extensions_resolved_once_are_invoked_through_their_handle() {
+    let wat = module(REPORT_IMPORTS, &format!(r#"{REPORT} (func (export "run") (call $begin)) (func (export "walk"))"#));
+    let engine = engine(Config::default());
+    let package = engine.load_package(PKG, wat.as_bytes(), &["walk", "run"]).unwrap();
+    let run = package.extension("run").unwrap();
+    assert_eq!((run.name(), run.package().name()), ("run", PKG));
+    let err = package.extension("fly").unwrap_err();
+    assert_eq!(err.to_string(), "package \"p\" has no extension \"fly\" (it has: run, walk)");
+
+    let mut worker: Worker<JsonState> = Worker::new(&engine);
+    let state = JsonState::from_json_str("{}").unwrap();
+    // Not added yet: the handle names a package this worker does not have.
+    assert_eq!(worker.call(&run, &state).err().map(|e| e.kind()), Some(ErrorKind::UnknownPackage));
+    worker.add_package(&package).unwrap();
+    for _ in 0..3 {
+        assert_eq!(worker.call(&run, &state).unwrap().intents().len(), 1);
+    }
+    assert_eq!(worker.stats(PKG).unwrap().invocations, 3);
+    // A package loaded again (a new version) is another package: handles
+    // of the old one no longer reach the worker's instance.
+    let again = engine.load_package(PKG, wat.as_bytes(), &["walk", "run"]).unwrap();
+    worker.add_package(&again).unwrap();
+    assert_eq!(worker.call(&run, &state).err().map(|e| e.kind()), Some(ErrorKind::UnknownPackage));
+    assert_eq!(worker.call(&again.extension("run").unwrap(), &state).unwrap().intents().len(), 1);
+}
+
 #[track_caller]
 fn config_error(config: Config, setting: &str, problem: &str) {
     let err = match Engine::new(config) {
