@@ -1,6 +1,6 @@
 // Package exttest runs extensions natively, with plain go test: a mock host
 // answers their host calls from a state in the engine's JSON state format
-// (engine/src/json_state.rs), the way the engine answers them — same lookups,
+// (state/src/json.rs), the way the engine answers them — same lookups,
 // same type rules, same errors, word for word.
 //
 //	func TestIncrement(t *testing.T) {

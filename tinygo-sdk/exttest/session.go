@@ -1,7 +1,7 @@
 package exttest
 
 // One invocation on the mock host: the engine's host functions
-// (engine/src/host.rs), answered from a JSON state, with the engine's
+// (host/src/session.rs), answered from a JSON state, with the engine's
 // handles, checks and type rules, and its error texts rendered from the same
 // templates (the contract, from the abi crate, is in contract_gen.go).
 

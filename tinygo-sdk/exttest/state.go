@@ -1,6 +1,6 @@
 package exttest
 
-// The engine's reference JSON state (engine/src/json_state.rs), in Go: the
+// The engine's reference JSON state (state/src/json.rs), in Go: the
 // same file format, the same lookups, the same rendering of intents.
 
 import (
