@@ -283,6 +283,8 @@ enum Span {
     Storage,
     Entity,
     Field,
+    /// A field name, preferably of a field of this type.
+    FieldOf(FieldType),
     String,
     Bytes,
     QPkg,
@@ -293,7 +295,16 @@ enum Span {
 /// Generates one [`Program`].
 pub fn generate(rng: &mut Rng) -> Program {
     let data = Data::standard();
-    let mut g = Gen { rng, data: &data, in_callback: false, loop_depth: 0, expr_depth: 0, labels: 0 };
+    let mut g = Gen {
+        rng,
+        data: &data,
+        in_callback: false,
+        loop_depth: 0,
+        expr_depth: 0,
+        labels: 0,
+        hostility: 10,
+        slots: [None; HANDLE_SLOTS],
+    };
     let pages = [1, 2, 2, 2, 2, 2, 2, 4, 4, 2][g.rng.below(10)];
     let max_pages = match g.rng.below(20) {
         0 | 1 => Some(64),
@@ -305,12 +316,12 @@ pub fn generate(rng: &mut Rng) -> Program {
     let callbacks = (0..g.rng.range(1, 3))
         .map(|_| {
             g.in_callback = true;
-            let body = g.statements(1, 6);
+            let body = g.body(1, 6);
             g.in_callback = false;
             body
         })
         .collect();
-    let extensions = (0..g.rng.range(2, 5)).map(|_| Some(g.statements(1, 10))).collect();
+    let extensions = (0..g.rng.range(2, 5)).map(|_| Some(g.body(1, 12))).collect();
     Program { pages, max_pages, init, init_benign, callbacks, extensions }
 }
 
@@ -321,6 +332,13 @@ struct Gen<'a> {
     loop_depth: usize,
     expr_depth: usize,
     labels: usize,
+    /// Percent of arguments (and statements) chosen to be bad, per body: a
+    /// calm body gets deep into the host (reads, nested reads, intents)
+    /// before anything fails; a hostile one hammers the checks.
+    hostility: u32,
+    /// What each handle local was last set to, as far as the generator
+    /// knows (a loop or an earlier failure may make it wrong: fine).
+    slots: [Option<Want>; HANDLE_SLOTS],
 }
 
 impl Gen<'_> {
@@ -363,13 +381,29 @@ impl Gen<'_> {
         (init, benign)
     }
 
+    /// A function body: a hostility level, then statements.
+    fn body(&mut self, min: u64, max: u64) -> Vec<String> {
+        self.hostility = [2, 10, 40][self.rng.weighted(&[40, 40, 20])];
+        self.slots = [None; HANDLE_SLOTS];
+        self.statements(min, max)
+    }
+
     fn statements(&mut self, min: u64, max: u64) -> Vec<String> {
         (0..self.rng.range(min, max)).map(|_| self.statement()).collect()
     }
 
+    /// Whether this argument (or statement) is to be a bad one.
+    fn bad(&mut self) -> bool {
+        self.rng.chance(self.hostility)
+    }
+
     fn statement(&mut self) -> String {
         let loops = if self.loop_depth < 2 { 8 } else { 0 };
-        match self.rng.weighted(&[60, 6, loops, 5, 2, 2, 2, 1, 4, 4, 3, 3, 6, 2, 8, 1]) {
+        // Traps, exits and boundary WASI calls end an invocation early: the
+        // calmer the body, the rarer.
+        let h = self.hostility;
+        let rare = |w: u32| (w * h).div_ceil(10);
+        match self.rng.weighted(&[60, 6, loops, 5, rare(1), 2, 2, rare(1) / 2, rare(2), rare(4), 3, 3, 6, 2, 8, 1]) {
             0 => self.host_call(),
             1 => self.keyed_query(),
             2 => self.repeat(),
@@ -424,15 +458,22 @@ impl Gen<'_> {
             .collect();
         let import = &HOST_IMPORTS[self.rng.weighted(&weights)];
         let call = self.call(import);
+        let made = match import.function {
+            HostFunction::GetKey => Some(Want::KeyBuilder),
+            HostFunction::GetValue | HostFunction::QueryValue => Some(Want::Value),
+            HostFunction::ValueAs(FieldType::Value) | HostFunction::ValueGetAs(FieldType::Value) => Some(Want::Value),
+            HostFunction::NewValue | HostFunction::UpdateValue => Some(Want::Intent),
+            _ => None,
+        };
         let statement = match import.results.first() {
             None => call,
-            Some(ValType::I64) if self.rng.chance(75) => {
-                let slot = if import.function.returns_bytes() && self.rng.chance(80) {
-                    "$x".to_owned()
-                } else {
-                    format!("$h{}", self.rng.below(HANDLE_SLOTS))
-                };
-                format!("(local.set {slot} {call})")
+            Some(ValType::I64) if import.function.returns_bytes() && self.rng.chance(80) => {
+                format!("(local.set $x {call})")
+            }
+            Some(ValType::I64) if made.is_some() || self.rng.chance(30) => {
+                let slot = self.rng.below(HANDLE_SLOTS);
+                self.slots[slot] = made;
+                format!("(local.set $h{slot} {call})")
             }
             Some(_) => format!("(drop {call})"),
         };
@@ -449,10 +490,10 @@ impl Gen<'_> {
         let mut args = Vec::new();
         let function = import.function;
         // The row-writer kind decides what `id` should be.
-        let kind = match self.rng.weighted(&[45, 45, 10]) {
-            0 => 0,
-            1 => 1,
-            _ => *self.rng.pick(&[2, -1, i32::MIN, i32::MAX]),
+        let kind = match (self.bad(), self.rng.chance(50)) {
+            (true, _) if self.rng.chance(30) => *self.rng.pick(&[2, -1, i32::MIN, i32::MAX]),
+            (_, false) => 0,
+            (_, true) => 1,
         };
         let mut i = 0;
         while i < import.params.len() {
@@ -462,6 +503,7 @@ impl Gen<'_> {
                 ("entityPtr", HostFunction::GetKey) => self.span(Span::Entity),
                 ("entityPtr", _) => self.span(Span::QEntity),
                 ("pkgPtr", _) => self.span(Span::QPkg),
+                ("namePtr", HostFunction::ValueAs(t) | HostFunction::KeyAs(t)) => self.span(Span::FieldOf(t)),
                 ("namePtr", _) => self.span(Span::Field),
                 ("valuePtr", HostFunction::RowWriterPut(FieldType::String)) => self.span(Span::String),
                 ("valuePtr", _) => self.span(Span::Bytes),
@@ -719,27 +761,37 @@ impl Gen<'_> {
         }
     }
 
-    /// A handle argument: usually what `want` asks for, often not.
+    /// A handle argument: what `want` asks for, unless this argument is to
+    /// be bad.
     fn handle(&mut self, want: Want) -> String {
-        let fresh = if self.expr_depth < 3 && want != Want::Any { 30 } else { 0 };
-        let params = if self.in_callback { 15 } else { 0 };
-        match self.rng.weighted(&[fresh, 30, 8, params, 10, 6]) {
-            0 => {
+        if !self.bad() || want == Want::Any {
+            // A slot that holds the kind wanted, a fresh handle, or (in a
+            // callback) the key and value it was handed.
+            let typed: Vec<usize> = (0..HANDLE_SLOTS).filter(|&i| self.slots[i] == Some(want)).collect();
+            if self.in_callback && (want == Want::Key || want == Want::Value) && self.rng.chance(50) {
+                return if want == Want::Key { "(local.get $k)" } else { "(local.get $v)" }.to_owned();
+            }
+            if !typed.is_empty() && (self.expr_depth >= 2 || self.rng.chance(60)) {
+                return format!("(local.get $h{})", self.rng.pick(&typed));
+            }
+            if self.expr_depth < 3 && want != Want::Any && want != Want::Key {
                 self.expr_depth += 1;
                 let expr = match want {
                     Want::KeyBuilder => self.key_builder(),
                     Want::Value => self.value(),
-                    Want::Intent => self.intent(),
-                    Want::Key if self.in_callback => "(local.get $k)".to_owned(),
-                    _ => format!("(local.get $h{})", self.rng.below(HANDLE_SLOTS)),
+                    _ => self.intent(),
                 };
                 self.expr_depth -= 1;
-                expr
+                return expr;
             }
-            1 => format!("(local.get $h{})", self.rng.below(HANDLE_SLOTS)),
-            2 => format!("(global.get $g{})", self.rng.below(GLOBAL_SLOTS)),
-            3 => self.rng.pick(&["(local.get $k)", "(local.get $v)"]).to_string(),
-            4 => self.forged(),
+            return format!("(local.get $h{})", self.rng.below(HANDLE_SLOTS));
+        }
+        match self.rng.below(5) {
+            // Whatever a slot holds (maybe another kind, maybe nothing).
+            0 => format!("(local.get $h{})", self.rng.below(HANDLE_SLOTS)),
+            // Kept in a global: from an earlier invocation, stale.
+            1 => format!("(global.get $g{})", self.rng.below(GLOBAL_SLOTS)),
+            2 | 3 => self.forged(),
             // A real handle, bent: next index, another kind, next generation.
             _ => format!(
                 "(i64.add (local.get $h{}) (i64.const {}))",
@@ -749,10 +801,24 @@ impl Gen<'_> {
         }
     }
 
+    /// A key builder, mostly for a storage and entity with records.
     fn key_builder(&mut self) -> String {
-        let storage = self.span(Span::Storage);
-        let entity = self.span(Span::Entity);
-        format!("(call $hostGetKey {storage} {entity})")
+        if self.bad() || self.rng.chance(20) {
+            let storage = self.span(Span::Storage);
+            let entity = self.span(Span::Entity);
+            return format!("(call $hostGetKey {storage} {entity})");
+        }
+        let (storage, entity) = *self.rng.pick(&[
+            ("sys.Obj", ""),
+            ("sys.Obj", ""),
+            ("sys.Many", ""),
+            ("sys.Big", ""),
+            ("sys.View", "mypkg.TestView"),
+            ("sys.View", "mypkg.Other"),
+            ("sys.Scalar", ""),
+            ("sys.Fail", ""),
+        ]);
+        format!("(call $hostGetKey {} {})", self.data.pair(storage.as_bytes()), self.data.pair(entity.as_bytes()))
     }
 
     fn value(&mut self) -> String {
@@ -788,13 +854,27 @@ impl Gen<'_> {
 
     /// A `(ptr, len)` pair for a parameter that names `span`.
     fn span(&mut self, span: Span) -> String {
-        let choice = self.rng.weighted(&[70, 6, 6, 6, 6, 6]);
+        let choice = if self.bad() { 1 + self.rng.below(5) } else { 0 };
         match choice {
             0 => {
                 let text: &[u8] = match span {
                     Span::Storage => self.rng.pick(&STORAGES[..8]).as_bytes(),
                     Span::Entity => self.rng.pick(ENTITIES).as_bytes(),
                     Span::Field => self.rng.pick(FIELDS).as_bytes(),
+                    Span::FieldOf(t) if self.rng.chance(60) => {
+                        let names: &[&str] = match t {
+                            FieldType::String => &["s", "long"],
+                            FieldType::Bytes => &["b", "lbytes"],
+                            FieldType::QName | FieldType::QNamePkg | FieldType::QNameEntity => &["q"],
+                            FieldType::Bool => &["t"],
+                            FieldType::Int32 => &["i", "n", "vv"],
+                            FieldType::Int64 => &["big", "i", "n"],
+                            FieldType::Float32 | FieldType::Float64 => &["f"],
+                            FieldType::Value => &["v", "a_v", "a_s", "a_i32", "arr", "empty"],
+                        };
+                        self.rng.pick(names).as_bytes()
+                    }
+                    Span::FieldOf(_) => self.rng.pick(FIELDS).as_bytes(),
                     Span::String | Span::Bytes | Span::Message => self.rng.pick(STRINGS).as_bytes(),
                     Span::QPkg | Span::QEntity => self.rng.pick(QNAME_PARTS).as_bytes(),
                 };

@@ -46,6 +46,23 @@ pub struct Options {
     pub verbose: bool,
 }
 
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            seed: 1,
+            seconds: Some(60),
+            iterations: None,
+            out: default_out(),
+            minimize: false,
+            hang_after: Duration::from_secs(5),
+            max_hangs: 3,
+            runaway_bytes: 2048 << 20,
+            smith_percent: 30,
+            verbose: false,
+        }
+    }
+}
+
 /// Makes case `index` of a run seeded with `seed`: the same case whatever
 /// ran before it.
 pub fn make_case(seed: u64, index: u64, smith_percent: u32) -> (Case, Option<Program>) {
@@ -349,7 +366,9 @@ pub fn fuzz(options: &Options, limits: &Limits) -> Result<Summary, String> {
         summary.cases += 1;
         let _ = runner.jobs.send(Job::Run(Box::new(case.clone())));
         match watch(&runner, options) {
-            Ok(Done::Ran(report)) => record(&mut summary, options, &mut runner, &case, program.as_ref(), &report),
+            Ok(Done::Ran(report)) => {
+                record(&mut summary, options, limits, &mut runner, &case, program.as_ref(), &report)
+            }
             Ok(Done::Minimized(_)) => unreachable!("no minimisation was asked for"),
             Err(lost) => {
                 if lose(&mut summary, options, limits, &mut runner, &case, lost)? {
@@ -459,6 +478,7 @@ fn lose(
 fn record(
     summary: &mut Summary,
     options: &Options,
+    limits: &Limits,
     runner: &mut RunnerThread,
     case: &Case,
     program: Option<&Program>,
@@ -494,7 +514,7 @@ fn record(
                     // A hang while minimising: the original is still saved.
                     _ => {
                         summary.hung_threads += 1;
-                        if let Ok(fresh) = RunnerThread::spawn(&Limits::default()) {
+                        if let Ok(fresh) = RunnerThread::spawn(limits) {
                             *runner = fresh;
                         }
                         None
@@ -608,10 +628,11 @@ pub fn replay(path: &Path, options: &Options, limits: &Limits) -> Result<Vec<Fin
     println!("load: {} {:.1} ms {}", report.run.load, ms(report.run.load_elapsed), report.run.load_message);
     for (i, step) in report.run.steps.iter().enumerate() {
         println!(
-            "step {i:3} {:>6} {:<24} {:8.2} ms peak {:>9} B retained {:>8} B  {}",
+            "step {i:3} {:>6} {:<22} {:8.2} ms (cpu {:8.2}) peak {:>9} B retained {:>8} B  {}",
             step.extension,
             step.outcome(),
             ms(step.elapsed),
+            ms(step.cpu),
             step.peak_above,
             step.retained,
             step.panic.as_deref().unwrap_or(&step.message)

@@ -60,8 +60,8 @@
 //!   listed as noise.
 //! - **hang**: a watchdog (the main thread; cases run on a runner thread)
 //!   gives up on a load or an invocation still running after `--hang-seconds`
-//!   (10 s). Loading has its own deadline (500 ms); compilation is not
-//!   under it, hence the generous hang limit. The hung thread cannot be
+//!   (5 s, 50 deadlines). Loading has its own deadline (500 ms) but
+//!   compilation is not under it, hence the generous limit. The hung thread cannot be
 //!   stopped: the fuzzer reports it, starts a new runner and goes on, and
 //!   stops after `--max-hangs` (3) lost threads.
 //! - **host memory**: a counting global allocator ([`alloc`]) measures, on
@@ -69,7 +69,7 @@
 //!   invocation; it must stay within twice the host budget (1 MiB, so 2 MiB:
 //!   vectors double their capacity) plus a fixed slack (1 MiB, see
 //!   [`run::Limits::peak_slack`]). After a failed invocation, live bytes must
-//!   come back within 64 KiB of where they were. The watchdog also stops the
+//!   come back within 256 KiB of where they were. The watchdog also stops the
 //!   run if the whole process holds more than `--runaway-mib` (2048 MiB).
 //! - **untyped error**: at invocation time only the guest-caused kinds
 //!   ([`oracle::GUEST_KINDS`]) may come back; a `trap` must describe a wasm
@@ -105,16 +105,20 @@ static COUNTING: alloc::Counting = alloc::Counting;
 mod tests {
     use super::*;
 
+    /// Both generators make valid modules, by wasmparser's default features
+    /// and by the engine's wasmtime (built without GC, so stricter).
     #[test]
     fn generated_modules_validate() {
-        let mut validator_features = wasmparser::WasmFeatures::default();
-        validator_features.remove(wasmparser::WasmFeatures::SIMD);
-        for index in 0..60 {
+        let wasmtime = wasmtime::Engine::default();
+        for index in 0..80 {
             let (case, _) = driver::make_case(7, index, 30);
             let binary = wat::parse_bytes(&case.wasm).unwrap_or_else(|e| panic!("{}: {e}", case.label));
-            wasmparser::Validator::new_with_features(validator_features)
+            let text = || String::from_utf8_lossy(&case.wasm).into_owned();
+            wasmparser::Validator::new()
                 .validate_all(&binary)
-                .unwrap_or_else(|e| panic!("{}: {e}\n{}", case.label, String::from_utf8_lossy(&case.wasm)));
+                .unwrap_or_else(|e| panic!("{}: {e}\n{}", case.label, text()));
+            wasmtime::Module::validate(&wasmtime, &binary)
+                .unwrap_or_else(|e| panic!("{}: {e:#}\n{}", case.label, text()));
             assert!(!case.extensions.is_empty(), "{}", case.label);
             if case.generator == "abi" {
                 assert_eq!(case.extensions.last().map(String::as_str), Some("ok"));

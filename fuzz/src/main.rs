@@ -36,7 +36,7 @@ struct Args {
     #[arg(long)]
     minimize: bool,
     /// A load or invocation still running after this many seconds is a hang.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 5)]
     hang_seconds: u64,
     /// Stop after this many hung runner threads.
     #[arg(long, default_value_t = 3)]

@@ -37,9 +37,11 @@ pub struct Limits {
     /// holding up to the budget may have twice that allocated.
     pub peak_slack: usize,
     /// How much more a failed invocation may leave allocated than there was
-    /// before it: a restore replaces the store, so only the few hash-map
-    /// and vector entries of first-time bookkeeping (stats, caches) may
-    /// stay.
+    /// before it. A restore replaces the store; what may stay is first-time
+    /// bookkeeping (stats entries, caches) and the capacity of per-invocation
+    /// tables sized for an ordinary invocation (a few thousand handles). Far
+    /// below what a hostile invocation can make the host hold (megabytes),
+    /// which is what this check is for.
     pub retained_slack: usize,
 }
 
@@ -143,12 +145,19 @@ pub struct Step {
     pub intents: Vec<Json>,
     /// Wall time of `invoke`.
     pub elapsed: Duration,
+    /// CPU time of the invoking thread during `invoke`: next to the wall
+    /// time, it tells an engine that kept working past the deadline from a
+    /// machine that did not give it the CPU.
+    pub cpu: Duration,
     /// Peak live bytes above the level before the call (this thread).
     pub peak_above: isize,
     /// Live bytes above the level before the call, once the error is dropped.
     pub retained: isize,
     /// A panic that escaped `invoke`.
     pub panic: Option<String>,
+    /// Whether the engine retried the invocation (after running out of
+    /// memory), so `elapsed` covers two attempts.
+    pub retried: bool,
 }
 
 impl Step {
@@ -315,6 +324,13 @@ fn judge_load_error(case: &Case, error: &Error, findings: &mut Vec<Finding>) {
             kind: error.kind().as_str().into(),
             detail: format!("loading failed with a {} error: {error}", error.kind()),
         });
+    } else if error.to_string().contains("extwasm: host call") {
+        // The engine's internal wording instead of what went wrong.
+        findings.push(Finding {
+            oracle: Oracle::Untyped,
+            kind: "load-internal-message".into(),
+            detail: format!("a load error that says what the engine's plumbing did, not what the guest did: {error}"),
+        });
     } else if case.must_load {
         findings.push(Finding {
             oracle: Oracle::Load,
@@ -325,8 +341,11 @@ fn judge_load_error(case: &Case, error: &Error, findings: &mut Vec<Finding>) {
 }
 
 fn invoke_measured(worker: &mut Worker<JsonState>, extension: &str, recovery: bool, state: &JsonState) -> Step {
+    let retries = |worker: &Worker<JsonState>| worker.stats(PKG).map_or(0, |s| s.retries);
+    let retries_before = retries(worker);
     let base = alloc::thread_live();
     alloc::reset_thread_peak();
+    let cpu_started = thread_cpu_time();
     let started = Instant::now();
     let result = guarded(|| match worker.invoke(PKG, extension, state) {
         // Measure before converting the intents to JSON (that is ours).
@@ -346,9 +365,11 @@ fn invoke_measured(worker: &mut Worker<JsonState>, extension: &str, recovery: bo
         trap_message: None,
         intents: Vec::new(),
         elapsed: Duration::ZERO,
+        cpu: Duration::ZERO,
         peak_above: 0,
         retained: 0,
         panic: None,
+        retried: false,
     };
     match result {
         Err(panic) => {
@@ -374,7 +395,18 @@ fn invoke_measured(worker: &mut Worker<JsonState>, extension: &str, recovery: bo
             step.retained = alloc::thread_live() - base;
         }
     }
+    step.cpu = thread_cpu_time().saturating_sub(cpu_started);
+    step.retried = step.panic.is_none() && retries(worker) > retries_before;
     step
+}
+
+/// CPU time this thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `now` is a valid, writable timespec, and CLOCK_THREAD_CPUTIME_ID
+    // is a clock every Linux has; on failure `now` stays zero.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
 fn truncate(text: &str, max: usize) -> String {
@@ -423,13 +455,14 @@ pub fn judge(run: &Execution, limits: &Limits) -> (Vec<StepFinding>, Vec<StepFin
         if let Some(kind) = step.kind {
             add(oracle::check_error(kind, &step.message, step.trap_message.as_deref()));
         }
-        if let Some(overrun) = oracle::check_deadline(step.elapsed, limits.timeout, step.kind) {
-            if overrun.oracle == Oracle::Deadline {
-                overruns.push(StepFinding { step: Some(i), finding: overrun });
-            } else {
-                add(Some(overrun));
+        if let Some(mut overrun) = oracle::check_deadline(step.elapsed, limits.timeout, step.kind) {
+            overrun.detail += &format!(" ({:.1} ms of it on the CPU)", oracle::ms(step.cpu));
+            if step.retried {
+                overrun.detail += " (the engine retried it once after it ran out of memory: two attempts)";
             }
+            overruns.push(StepFinding { step: Some(i), finding: overrun });
         }
+        add(oracle::check_timeout_reported_as(step.elapsed, limits.timeout, step.kind, step.retried));
         if measure_memory {
             add(oracle::check_peak(step.peak_above, limits.peak_limit(), limits.host_budget, outcome));
             if step.kind.is_some() {
@@ -482,9 +515,13 @@ impl Runner {
         })
     }
 
-    /// Executes and judges `case`. A deadline overrun counts when the same
-    /// step overruns again when the case runs a second time: the machine
-    /// is shared and noisy, the overruns the fuzzer is after are not.
+    /// Executes and judges `case`. The machine is shared and noisy, so a
+    /// deadline overrun counts when the same step overruns again when the
+    /// case runs a second time, and at least one of the two overruns is not
+    /// explained by the machine: the invoking thread was on the CPU for most
+    /// of the wall time, or for longer than the allowed time anyway. (An
+    /// engine that keeps working past the deadline keeps the CPU; one that
+    /// was starved of it does not.)
     pub fn run(&self, case: &Case) -> Report {
         let run = execute(&self.engine, case, &self.state, &self.progress);
         let (mut findings, overruns) = judge(&run, &self.limits);
@@ -492,13 +529,25 @@ impl Runner {
         if !overruns.is_empty() {
             let again = execute(&self.engine, case, &self.state, &self.progress);
             let (_, overruns_again) = judge(&again, &self.limits);
+            let allowed = oracle::allowed_wall(self.limits.timeout);
+            let engine_kept_working =
+                |step: &Step| step.cpu > allowed || step.cpu.as_secs_f64() > 0.8 * step.elapsed.as_secs_f64();
             for mut overrun in overruns {
-                match overruns_again.iter().find(|o| o.step == overrun.step) {
-                    Some(second) => {
+                let second = overruns_again.iter().find(|o| o.step == overrun.step);
+                let steps = overrun.step.map(|i| (&run.steps[i], again.steps.get(i)));
+                match (second, steps) {
+                    (Some(second), Some((first_step, Some(second_step))))
+                        if engine_kept_working(first_step) || engine_kept_working(second_step) =>
+                    {
                         overrun.finding.detail += &format!("; again on a second run: {}", second.finding.detail);
                         findings.push(overrun);
                     }
-                    None => unconfirmed.push(overrun),
+                    (second, _) => {
+                        if let Some(second) = second {
+                            overrun.finding.detail += &format!("; second run: {}", second.finding.detail);
+                        }
+                        unconfirmed.push(overrun);
+                    }
                 }
             }
         }

@@ -9,11 +9,12 @@
 //! (wasm-smith picks a subset). Every function body is random: host calls
 //! with random arguments, traps, loops, a random start function.
 //!
-//! Two bodies are then replaced with the shape's own: `ok` (one insert
+//! Some bodies are then replaced with the shape's own: `ok` (one insert
 //! intent, so the recovery oracle can check the instance after a failure)
 //! when the imports are the shape's, and usually `malloc` (a bump allocator
-//! keeping its pointer in memory, so that most modules get through the
-//! exchange-buffer allocation at load and their extensions actually run).
+//! keeping its pointer in memory) and `WasmAbiVersion_0_0_1` (empty), which
+//! the engine calls at load: with random bodies most modules would fail to
+//! load, and their extensions would never run.
 //! Most modules also get wasm-smith's fuel checks in loops and calls
 //! (`ensure_termination`); the rest may loop forever, at load too.
 
@@ -115,7 +116,9 @@ fn config() -> wasm_smith::Config {
         wide_arithmetic_enabled: false,
         custom_page_sizes_enabled: false,
         custom_descriptors_enabled: false,
-        max_memories: 1,
+        // The shape's memory is the one memory (required exports are
+        // generated beyond the limits; the engine's pool allows one).
+        max_memories: 0,
         max_tables: 1,
         max_table_elements: 1_000,
         max_memory32_bytes: 64 << 16,
@@ -142,6 +145,7 @@ pub fn generate(rng: &mut Rng) -> SmithModule {
     let terminates = rng.chance(90);
     let fuel = rng.range(100, 100_000) as u32;
     let replace_malloc = rng.chance(85);
+    let replace_version = rng.chance(85);
     let mut module = None;
     for attempt in 0..4 {
         let mut config = config();
@@ -167,21 +171,23 @@ pub fn generate(rng: &mut Rng) -> SmithModule {
         return SmithModule { wasm: shape, extensions: names, has_ok: true, terminates: true };
     };
     let wasm = module.to_bytes();
-    let (wasm, has_ok) = splice(&wasm, &shape, replace_malloc).unwrap_or((wasm, false));
+    let (wasm, has_ok) = splice(&wasm, &shape, replace_malloc, replace_version).unwrap_or((wasm, false));
     SmithModule { wasm, extensions: names, has_ok, terminates }
 }
 
 /// Replaces the bodies of `ok` (when the imports are the shape's, so the
-/// body's function indices mean the same) and `malloc` (its body calls
-/// nothing) in `wasm` with the shape's. Returns the new module and whether
-/// `ok` was replaced; `None` when `wasm` does not parse.
-pub fn splice(wasm: &[u8], shape: &[u8], replace_malloc: bool) -> Option<(Vec<u8>, bool)> {
+/// body's function indices mean the same), and of `malloc` and
+/// `WasmAbiVersion_0_0_1` (which call nothing) when asked, in `wasm` with
+/// the shape's. Returns the new module and whether `ok` was replaced;
+/// `None` when `wasm` does not parse.
+pub fn splice(wasm: &[u8], shape: &[u8], replace_malloc: bool, replace_version: bool) -> Option<(Vec<u8>, bool)> {
     let shape_info = Info::read(shape)?;
     let info = Info::read(wasm)?;
     let same_imports = info.func_imports == shape_info.func_imports;
     let mut replace: Vec<(u32, Vec<u8>)> = Vec::new();
     let mut has_ok = false;
-    for (name, wanted) in [("ok", same_imports), ("malloc", replace_malloc)] {
+    for (name, wanted) in [("ok", same_imports), ("malloc", replace_malloc), ("WasmAbiVersion_0_0_1", replace_version)]
+    {
         if !wanted {
             continue;
         }
