@@ -24,6 +24,7 @@ use std::fmt::Write as _;
 use extwasm_abi::{FieldType, HOST_IMPORTS, HostFunction, HostImport, ValType};
 
 use crate::rng::Rng;
+use crate::run::MEMORY_LIMIT_PAGES;
 use crate::state::{ENTITIES, FIELDS, INVALID_UTF8, OK_FIELD, OK_STORAGE, QNAME_PARTS, STORAGES, STRINGS};
 
 /// Where data segments start; below is scratch (iovecs, out-parameters).
@@ -377,8 +378,11 @@ impl Gen<'_> {
             }
             i => (bodies[i].0.to_owned(), bodies[i].1),
         };
-        let init = if self.rng.chance(50) { Init::Start(body) } else { Init::Initialize(body) };
-        (init, benign)
+        // A start function runs while the module is being instantiated,
+        // before the host has its memory: whether a host call may work then
+        // is the engine's choice, so only a clear error is asked of it.
+        let calls_host = body.contains("(call $");
+        if self.rng.chance(50) { (Init::Start(body), benign && !calls_host) } else { (Init::Initialize(body), benign) }
     }
 
     /// A function body: a hostility level, then statements.
@@ -597,7 +601,8 @@ impl Gen<'_> {
                     _ => ("hostRowWriterPutBytes", 0, kb.clone()),
                 };
                 format!(
-                    "(local.set $h3 {target}) {}",
+                    "{} (local.set $h3 {target}) {}",
+                    self.maybe_grow_to_limit(),
                     times(format!("(call ${put} (local.get $h3) (i32.const {kind}) {field} {big})"))
                 )
             }
@@ -605,13 +610,13 @@ impl Gen<'_> {
             4 => format!(
                 "(local.set $h3 {kb}) {}",
                 times(format!(
-                    "(call $hostRowWriterPutInt32 (local.get $h3) (i32.const 0) (i32.add (i32.const {HEAP_START}) (i32.and (local.get $t) (i32.const 0xffff))) (i32.const 8) (local.get $t))"
+                    "(call $hostRowWriterPutInt32 (local.get $h3) (i32.const 0) (i32.add (i32.const {HEAP_START}) (i32.and (local.get $t) (i32.const 0x7fff))) (i32.const 8) (local.get $t))"
                 ))
             ),
             // Every record, with the current callback.
             5 => times(format!("(call $hostReadValues (call $hostGetKey {many} (i32.const 0) (i32.const 0)))")),
             // A panic message as long as memory.
-            6 => format!("(call $hostPanic (i32.const 0) {MEMSIZE})"),
+            6 => format!("{} (call $hostPanic (i32.const 0) {MEMSIZE})", self.maybe_grow_to_limit()),
             // Many iovecs, each covering all of memory.
             7 => self.iovec_flood(),
             // Grow to the limit, then go on (and maybe never end).
@@ -626,6 +631,17 @@ impl Gen<'_> {
                     "(block $full (loop $g (br_if $full (i32.eq (memory.grow (i32.const 1)) (i32.const -1))) (br $g))) {then}"
                 )
             }
+        }
+    }
+
+    /// Half the time, memory grown to the engine's limit (without asking for
+    /// more, which would make the failure a memory limit), so that "all of
+    /// memory" is as much as a guest can pass.
+    fn maybe_grow_to_limit(&mut self) -> String {
+        if self.rng.chance(50) {
+            format!("(drop (memory.grow (i32.sub (i32.const {MEMORY_LIMIT_PAGES}) (memory.size))))")
+        } else {
+            String::new()
         }
     }
 

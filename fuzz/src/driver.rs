@@ -280,6 +280,14 @@ pub struct Summary {
     pub max_peak: isize,
     /// Longest invocation.
     pub max_invoke: Duration,
+    /// Time spent loading (compiling, initialising) modules.
+    pub load_time: Duration,
+    /// Time spent in invocations that ended before the deadline.
+    pub fast_time: Duration,
+    /// Invocations that reached the deadline (timeouts, overruns).
+    pub slow: u64,
+    /// Time spent in them.
+    pub slow_time: Duration,
 }
 
 impl Summary {
@@ -309,6 +317,17 @@ impl Summary {
             self.invocations as f64 / secs,
             ms(self.max_invoke),
             self.max_peak as f64 / 1024.0
+        );
+        let fast = self.invocations - self.slow;
+        let _ = writeln!(
+            s,
+            "  where the time went: loads {:.1} s ({:.1} ms each); {fast} invocations within the deadline {:.2} s ({:.0} µs each); {} that reached it {:.1} s",
+            self.load_time.as_secs_f64(),
+            ms(self.load_time) / self.cases.max(1) as f64,
+            self.fast_time.as_secs_f64(),
+            self.fast_time.as_secs_f64() * 1e6 / fast.max(1) as f64,
+            self.slow,
+            self.slow_time.as_secs_f64()
         );
         let _ = writeln!(s, "  outcomes: {:?}", self.outcomes);
         if !self.unconfirmed.is_empty() {
@@ -486,8 +505,15 @@ fn record(
 ) {
     let run = &report.run;
     *summary.loads.entry(run.load.clone()).or_default() += 1;
+    summary.load_time += run.load_elapsed;
     for step in &run.steps {
         summary.invocations += 1;
+        if step.elapsed >= limits.timeout {
+            summary.slow += 1;
+            summary.slow_time += step.elapsed;
+        } else {
+            summary.fast_time += step.elapsed;
+        }
         *summary.outcomes.entry(step.outcome().to_owned()).or_default() += 1;
         summary.max_peak = summary.max_peak.max(step.peak_above);
         summary.max_invoke = summary.max_invoke.max(step.elapsed);

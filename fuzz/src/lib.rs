@@ -19,6 +19,12 @@
 //! minimised guest (`.min.wat`). `--replay FILE` runs one saved guest, prints
 //! every step with its figures, and exits 1 if the finding is still there.
 //!
+//! Findings become regression tests: a minimised guest goes to
+//! `fuzz/regressions/` (with a comment saying what it shows) and gets a line
+//! in `tests/regressions.rs`, which replays it with the same oracles and
+//! fails on any finding. Those the engine does not pass yet are `#[ignore]`d
+//! with the bug they show.
+//!
 //! A run is deterministic in what it generates: case *N* of seed *S* is made
 //! from its own random stream ([`rng::Rng::for_case`]), whatever ran before
 //! it. `--seconds` only decides how many cases run; what each case does is
