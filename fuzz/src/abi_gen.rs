@@ -293,6 +293,27 @@ enum Span {
     Message,
 }
 
+/// The kinds of statement.
+#[derive(Clone, Copy)]
+enum Statement {
+    HostCall,
+    KeyedQuery,
+    Loop,
+    FdWrite,
+    PollOneoff,
+    RandomGet,
+    ClockTimeGet,
+    ProcExit,
+    Grow,
+    Trap,
+    MallocMode,
+    CallbackMode,
+    KeepHandle,
+    Store,
+    Stress,
+    PrintPanic,
+}
+
 /// Generates one [`Program`].
 pub fn generate(rng: &mut Rng) -> Program {
     let data = Data::standard();
@@ -402,32 +423,54 @@ impl Gen<'_> {
     }
 
     fn statement(&mut self) -> String {
+        use Statement as S;
         let loops = if self.loop_depth < 2 { 8 } else { 0 };
         // Traps, exits and boundary WASI calls end an invocation early: the
         // calmer the body, the rarer.
-        let h = self.hostility;
-        let rare = |w: u32| (w * h).div_ceil(10);
-        match self.rng.weighted(&[60, 6, loops, 5, rare(1), 2, 2, rare(1) / 2, rare(2), rare(4), 3, 3, 6, 2, 8, 1]) {
-            0 => self.host_call(),
-            1 => self.keyed_query(),
-            2 => self.repeat(),
-            3 => self.fd_write(),
-            4 => self.poll_oneoff(),
-            5 => self.random_get(),
-            6 => self.clock_time_get(),
-            7 => format!("(call $proc_exit {})", self.rng.pick(&["(i32.const 0)", "(i32.const 1)", "(i32.const -1)"])),
-            8 => self.grow(),
-            9 => self.trap(),
-            10 => self.malloc_mode(),
-            11 => format!("(global.set $cb_mode (i32.const {}))", self.rng.below(4)),
-            12 => format!(
+        let rare = |w: u32| (w * self.hostility).div_ceil(10);
+        let table = [
+            (60, S::HostCall),
+            (6, S::KeyedQuery),
+            (loops, S::Loop),
+            (5, S::FdWrite),
+            (rare(1), S::PollOneoff),
+            (2, S::RandomGet),
+            (2, S::ClockTimeGet),
+            (rare(1) / 2, S::ProcExit),
+            (rare(2), S::Grow),
+            (rare(4), S::Trap),
+            (3, S::MallocMode),
+            (3, S::CallbackMode),
+            (6, S::KeepHandle),
+            (2, S::Store),
+            (8, S::Stress),
+            (1, S::PrintPanic),
+        ];
+        let weights: Vec<u32> = table.iter().map(|(w, _)| *w).collect();
+        match table[self.rng.weighted(&weights)].1 {
+            S::HostCall => self.host_call(),
+            S::KeyedQuery => self.keyed_query(),
+            S::Loop => self.repeat(),
+            S::FdWrite => self.fd_write(),
+            S::PollOneoff => self.poll_oneoff(),
+            S::RandomGet => self.random_get(),
+            S::ClockTimeGet => self.clock_time_get(),
+            S::ProcExit => {
+                format!("(call $proc_exit {})", self.rng.pick(&["(i32.const 0)", "(i32.const 1)", "(i32.const -1)"]))
+            }
+            S::Grow => self.grow(),
+            S::Trap => self.trap(),
+            S::MallocMode => self.malloc_mode(),
+            S::CallbackMode => format!("(global.set $cb_mode (i32.const {}))", self.rng.below(4)),
+            // Into a global: next invocation, a stale handle.
+            S::KeepHandle => format!(
                 "(global.set $g{} (local.get $h{}))",
                 self.rng.below(GLOBAL_SLOTS),
                 self.rng.below(HANDLE_SLOTS)
             ),
-            13 => format!("(i64.store {} (i64.const {}))", self.store_address(), self.rng.next_u64() as i64),
-            14 => self.stress(),
-            _ => {
+            S::Store => format!("(i64.store {} (i64.const {}))", self.store_address(), self.rng.next_u64() as i64),
+            S::Stress => self.stress(),
+            S::PrintPanic => {
                 // What TinyGo prints when it panics, then (maybe) its trap.
                 let (ptr, len) = self.data.at(b"panic: fuzz boom\n");
                 let fd = self.rng.range(1, 2);

@@ -242,7 +242,7 @@ enum Lost {
 
 /// One kind of finding: how often, and its first occurrence.
 #[derive(Debug)]
-pub struct Kind {
+pub struct FindingKind {
     /// Occurrences.
     pub count: u64,
     /// The first finding.
@@ -267,7 +267,7 @@ pub struct Summary {
     /// Invocation outcomes (`ok` or the error kind).
     pub outcomes: BTreeMap<String, u64>,
     /// Findings by signature.
-    pub findings: BTreeMap<String, Kind>,
+    pub findings: BTreeMap<String, FindingKind>,
     /// Deadline overruns that did not repeat on a second run.
     pub unconfirmed: Vec<String>,
     /// Runner threads lost to hangs.
@@ -577,7 +577,7 @@ fn add_finding(
     for file in &files {
         println!("  saved {}", file.display());
     }
-    summary.findings.insert(signature, Kind { count: 1, first: finding, at, files });
+    summary.findings.insert(signature, FindingKind { count: 1, first: finding, at, files });
 }
 
 /// Writes the guest and a description; with a minimised program, that too.
@@ -607,6 +607,13 @@ fn write_finding(
         finding.detail,
         guest.display()
     );
+    if let Some(index) = case.label.strip_prefix(&format!("seed {} case ", options.seed)) {
+        let _ = writeln!(
+            text,
+            "regenerate: cargo run -p extwasm-fuzz -- --seed {} --smith-percent {} --dump-case {index}",
+            options.seed, options.smith_percent
+        );
+    }
     if let Some((small_case, report)) = minimized {
         let small = options.out.join(format!("{stem}.min.wat"));
         std::fs::write(&small, &small_case.wasm).map_err(|e| format!("{}: {e}", small.display()))?;

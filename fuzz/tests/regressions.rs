@@ -3,7 +3,9 @@
 //! same watchdog) and must show no finding.
 //!
 //! The guests were found by `extwasm-fuzz` on this branch's engine and
-//! minimised (`--minimize`); the first line of each says how it is run, and
+//! minimised (`--minimize`); a comment in each says what it shows and
+//! where it was found (the seed and case of the generator of the time: the
+//! generator changes, the files do not). The first line says how it is run;
 //! `cargo run -p extwasm-fuzz -- --replay fuzz/regressions/<file>` prints
 //! every step with its figures. A guest the engine does not pass yet is
 //! `#[ignore]`d with the bug it shows: the fix removes the `ignore`.
