@@ -685,6 +685,6 @@ pub fn replay(path: &Path, options: &Options, limits: &Limits) -> Result<Vec<Fin
 pub fn default_out() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(".")).join("target"));
     target.join("fuzz-findings")
 }
