@@ -673,7 +673,8 @@ fn unknown_packages_and_extensions() {
 
 #[test]
 fn extensions_resolved_once_are_invoked_through_their_handle() {
-    let wat = module(REPORT_IMPORTS, &format!(r#"{REPORT} (func (export "run") (call $begin)) (func (export "walk"))"#));
+    let wat =
+        module(REPORT_IMPORTS, &format!(r#"{REPORT} (func (export "run") (call $begin)) (func (export "walk"))"#));
     let engine = engine(Config::default());
     let package = engine.load_package(PKG, wat.as_bytes(), &["walk", "run"]).unwrap();
     let run = package.extension("run").unwrap();

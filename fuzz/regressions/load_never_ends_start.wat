@@ -1,0 +1,15 @@
+;; extwasm-fuzz generator=hand expect-load=any ok=yes rounds=1
+;; Found by extwasm-fuzz as a hang at load (seed 1 case 110: a wasm-smith module whose start function
+;; loops for ever), written small by hand. Loading must fail with load_timeout, not hang.
+(module
+  (import "env" "hostGetKey" (func $hostGetKey (param i32 i32 i32 i32) (result i64)))
+  (import "env" "hostNewValue" (func $hostNewValue (param i64) (result i64)))
+  (import "env" "hostRowWriterPutInt32" (func $hostRowWriterPutInt32 (param i64 i32 i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "sys.Okok")
+  (func $init (loop $forever (br $forever)))
+  (start $init)
+  (func (export "WasmAbiVersion_0_0_1"))
+  (func (export "ok")
+    (call $hostRowWriterPutInt32 (call $hostNewValue (call $hostGetKey (i32.const 16) (i32.const 6) (i32.const 0) (i32.const 0)))
+      (i32.const 1) (i32.const 22) (i32.const 2) (i32.const 1))))
