@@ -6,6 +6,11 @@
 //! - `test`: setup, then everything CI checks: fmt, clippy, generated files, all tests,
 //!   and gofmt, go vet and go test of the Go SDK and examples.
 //! - `gen`: rewrites the files generated from the `abi` crate.
+//!
+//! Every cargo command that resolves dependencies runs with `--locked`: CI
+//! builds exactly the versions in `Cargo.lock`, and a `Cargo.toml` change
+//! that needs a new lock fails here as it would there. (`cargo fmt` reads
+//! the workspace with `cargo metadata --no-deps`, which resolves nothing.)
 
 mod generated;
 mod go;
@@ -85,7 +90,7 @@ fn demo() -> Result {
     }
     let state = root().join("examples/states/order.json");
     run(cargo()
-        .args(["run", "--quiet", "-p", "extwasm-cli", "--", "run"])
+        .args(["run", "--quiet", "--locked", "-p", "extwasm-cli", "--", "run"])
         .arg(&module)
         .arg("CalcOrderedItems")
         .arg("--state")
@@ -94,16 +99,16 @@ fn demo() -> Result {
 
 fn test() -> Result {
     run(cargo().args(["fmt", "--all", "--check"]))?;
-    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo().args(["clippy", "--locked", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     // The guest side as the guests build it.
     let mut wasm_clippy = cargo();
-    wasm_clippy.args(["clippy", "--target", WASM_TARGET]);
+    wasm_clippy.args(["clippy", "--locked", "--target", WASM_TARGET]);
     for guest in GUEST_CRATES {
         wasm_clippy.args(["-p", guest]);
     }
     run(wasm_clippy.args(["--", "-D", "warnings"]))?;
     let (go_passed, go_failed) = go::check()?;
-    let mut tally = run_tests(cargo().args(["test", "--workspace"]))?;
+    let mut tally = run_tests(cargo().args(["test", "--locked", "--workspace"]))?;
     tally.passed += go_passed;
     tally.failed += go_failed;
     // One closing line for the whole run (the Go tests included): cargo's own
