@@ -68,14 +68,15 @@ fn output(command: &mut Command) -> Result<String> {
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
-/// Crates that compile to wasm guests.
-const GUEST_CRATES: &[&str] = &[
-    "extwasm-guest-sdk",
-    "extwasm-example-benchmarks",
-    "extwasm-example-basicusage",
-    "extwasm-example-readvalues",
-    "extwasm-example-allocs",
-];
+#[path = "../../examples/discover.rs"]
+mod discover;
+
+/// The crates that compile to wasm guests: the SDK and every Rust example
+/// (found from its folder; one without a test is an error).
+fn guest_crates() -> Result<Vec<String>> {
+    let examples = discover::rust_examples(&root().join("examples/rust")).map_err(|e| format!("examples/rust: {e}"))?;
+    Ok(std::iter::once("extwasm-guest-sdk".to_owned()).chain(examples.into_iter().map(|e| e.package)).collect())
+}
 
 /// Everything: what the build needs, and the checkers `test` runs.
 fn setup() -> Result {
@@ -144,8 +145,8 @@ fn test() -> Result {
     // The guest side as the guests build it.
     let mut wasm_clippy = cargo();
     wasm_clippy.args(["clippy", "--locked", "--target", WASM_TARGET]);
-    for guest in GUEST_CRATES {
-        wasm_clippy.args(["-p", guest]);
+    for guest in guest_crates()? {
+        wasm_clippy.args(["-p", &guest]);
     }
     run(wasm_clippy.args(["--", "-D", "warnings"]))?;
     // Broken intra-doc links, bad code blocks and the like fail too (after
