@@ -1,6 +1,7 @@
-//! Builds the Go example extensions (`benchmarks/`, `basicusage/`, …) with
-//! standard Go for `GOOS=wasip1 GOARCH=wasm -buildmode=c-shared`, each to
-//! `$OUT_DIR/<example>.wasm`, for `src/lib.rs` to include.
+//! Builds the Go example extensions with standard Go for `GOOS=wasip1
+//! GOARCH=wasm -buildmode=c-shared`, each to `$OUT_DIR/<example>.wasm`, for
+//! `src/lib.rs` to include. The examples are the folders here with a
+//! `main.go` (`../discover.rs`); one without a test fails the build.
 //!
 //! Go is found as `cargo xtask setup` finds (and, when missing, installs) it:
 //! `$EXTWASM_GO`, else `go` on the PATH when it is Go 1.24 or newer, else the
@@ -13,8 +14,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Every example: a directory with a main package.
-const EXAMPLES: &[&str] = &["benchmarks", "basicusage", "readvalues", "allocs"];
+#[path = "../discover.rs"]
+mod discover;
 
 /// The oldest Go that builds wasip1 reactors with `//go:wasmexport`.
 const MIN_GO_MINOR: u32 = 24;
@@ -24,25 +25,34 @@ fn main() {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let workspace = manifest_dir.join("../..");
 
-    for dir in EXAMPLES {
-        println!("cargo::rerun-if-changed={dir}");
-    }
-    println!("cargo::rerun-if-changed=go.mod");
+    // This folder as a whole: an example added or removed, its sources, its
+    // tests, go.mod, the packages under internal/.
+    println!("cargo::rerun-if-changed=.");
+    println!("cargo::rerun-if-changed=../discover.rs");
     println!("cargo::rerun-if-changed=../../tinygo-sdk");
+    let examples = match discover::go_examples(&manifest_dir) {
+        Ok(examples) => examples,
+        Err(message) => {
+            // Fails the build with this message, shown as an error.
+            println!("cargo::error=examples/go: {message}");
+            return;
+        }
+    };
+    println!("cargo::rustc-env=EXTWASM_GO_EXAMPLES={}", examples.join(","));
     println!("cargo::rerun-if-env-changed=EXTWASM_GO");
 
     let Some(go) = find_go(&workspace) else {
         let reason = "no Go 1.24 or newer: set EXTWASM_GO, put go on the PATH, or run `cargo xtask setup`";
         println!("cargo::warning=SKIPPED: the Go examples are not built ({reason})");
         println!("cargo::rustc-env=EXTWASM_GO_SKIPPED={reason}");
-        for dir in EXAMPLES {
+        for dir in &examples {
             write_if_changed(&out_dir.join(format!("{dir}.wasm")), &[]);
         }
         return;
     };
     println!("cargo::rustc-env=EXTWASM_GO_SKIPPED=");
 
-    for dir in EXAMPLES {
+    for dir in &examples {
         let built = out_dir.join(format!("{dir}.build.wasm"));
         let mut build = Command::new(&go);
         build

@@ -1,6 +1,7 @@
-//! Builds the example extensions (`benchmarks/`, `basicusage/`, …) for
-//! `wasm32-unknown-unknown` with a nested cargo, and copies each module to
-//! `$OUT_DIR/<example>.wasm` for `src/lib.rs` to include.
+//! Builds the example extensions for `wasm32-unknown-unknown` with a nested
+//! cargo, and copies each module to `$OUT_DIR/<example>.wasm` for
+//! `src/lib.rs` to include. The examples are the folders here with a
+//! `Cargo.toml` (`../discover.rs`); one without a test fails the build.
 //!
 //! The nested build has its own target dir under `$OUT_DIR`, so it does not
 //! wait on the lock of the outer one, and its own profile settings (from the
@@ -14,15 +15,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const TARGET: &str = "wasm32-unknown-unknown";
+#[path = "../discover.rs"]
+mod discover;
 
-/// (directory, package) of every example.
-const EXAMPLES: &[(&str, &str)] = &[
-    ("benchmarks", "extwasm-example-benchmarks"),
-    ("basicusage", "extwasm-example-basicusage"),
-    ("readvalues", "extwasm-example-readvalues"),
-    ("allocs", "extwasm-example-allocs"),
-];
+const TARGET: &str = "wasm32-unknown-unknown";
 
 /// Profile of the wasm modules.
 const PROFILE: &[(&str, &str)] = &[
@@ -57,9 +53,17 @@ fn main() {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| OsString::from("rustc"));
 
-    for (dir, _) in EXAMPLES {
-        println!("cargo::rerun-if-changed={dir}");
-    }
+    // This folder as a whole: an example added or removed, its sources, its tests.
+    println!("cargo::rerun-if-changed=.");
+    println!("cargo::rerun-if-changed=../discover.rs");
+    let examples = match discover::rust_examples(&manifest_dir) {
+        Ok(examples) => examples,
+        Err(message) => {
+            // Fails the build with this message, shown as an error.
+            println!("cargo::error=examples/rust: {message}");
+            return;
+        }
+    };
     println!("cargo::rerun-if-changed=../../guest-sdk/src");
     println!("cargo::rerun-if-changed=../../guest-sdk/Cargo.toml");
     println!("cargo::rerun-if-changed=../../abi/src");
@@ -75,8 +79,8 @@ fn main() {
         .arg(&target_dir)
         .arg("--manifest-path")
         .arg(workspace.join("Cargo.toml"));
-    for (_, package) in EXAMPLES {
-        build.args(["--package", package]);
+    for example in &examples {
+        build.args(["--package", &example.package]);
     }
     for variable in SCRUBBED {
         build.env_remove(variable);
@@ -84,14 +88,22 @@ fn main() {
     build.envs(PROFILE.iter().copied());
     let status = build.status().unwrap_or_else(|e| panic!("cannot run {}: {e}", cargo.to_string_lossy()));
     if !status.success() {
-        panic!("building the Rust example extensions for {TARGET} failed ({status}); see the cargo output above");
+        let packages: Vec<String> =
+            examples.iter().map(|e| format!("{} (examples/rust/{})", e.package, e.dir)).collect();
+        panic!(
+            "building the Rust example extensions for {TARGET} failed ({status}); see the cargo output above. \
+             The examples: {}; each must be a member of the workspace (the root Cargo.toml)",
+            packages.join(", ")
+        );
     }
 
-    for (dir, package) in EXAMPLES {
-        let built = target_dir.join(TARGET).join("release").join(format!("{}.wasm", package.replace('-', "_")));
-        let module = out_dir.join(format!("{dir}.wasm"));
+    for example in &examples {
+        let built = target_dir.join(TARGET).join("release").join(example.wasm_file());
+        let module = out_dir.join(format!("{}.wasm", example.dir));
         copy_if_changed(&built, &module);
     }
+    let dirs: Vec<&str> = examples.iter().map(|e| e.dir.as_str()).collect();
+    println!("cargo::rustc-env=EXTWASM_RUST_EXAMPLES={}", dirs.join(","));
 }
 
 /// Makes sure the standard library for `TARGET` is installed: installs it

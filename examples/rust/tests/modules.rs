@@ -150,3 +150,16 @@ fn a_read_callback_without_a_read_is_a_panic() {
     let message = guest.store.data().0.clone().expect("a panic message");
     assert!(message.starts_with("WasmOnReadValue was called while no read_values is running (at "), "{message}");
 }
+
+/// The build script builds every example folder (`../discover.rs`); `ALL`,
+/// which these tests and the engine's run, must name each of them.
+#[test]
+fn all_has_every_example_folder() {
+    let folders: Vec<&str> = env!("EXTWASM_RUST_EXAMPLES").split(',').collect();
+    let mut listed: Vec<&str> = ALL.iter().map(|module| module.name).collect();
+    listed.sort_unstable();
+    assert_eq!(
+        listed, folders,
+        "src/lib.rs: `ALL` must have a `Module` for every folder of examples/rust/ with a Cargo.toml"
+    );
+}

@@ -1,6 +1,6 @@
 // Package conformance runs the cross-language conformance table
 // (examples/conformance/scenarios.json) on the Go SDK's mock host: the
-// table's go-native column. engine/tests/conformance.rs runs the other
+// table's go-native column. engine/tests/all/conformance.rs runs the other
 // columns (TinyGo, Rust, Go on the engine); every column must give the
 // expected result of every scenario it runs.
 package conformance

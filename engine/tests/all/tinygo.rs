@@ -2,7 +2,7 @@
 //! once built with `-gc=leaking` (`*-pkg.wasm`) and once with TinyGo's GC
 //! (`*-pkggc.wasm`).
 
-mod common;
+use crate::common;
 
 use common::{intents, state, tinygo_module, worker_for};
 use extwasm_engine::{Config, Error, ErrorKind, JsonState};

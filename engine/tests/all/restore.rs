@@ -2,7 +2,7 @@
 //! guests whose state (a non-exported global, a byte of memory, the memory
 //! size) every invocation reports back as an intent.
 
-mod common;
+use crate::common;
 
 use common::restore_guest::{SNAPSHOT, empty, observe, worker};
 

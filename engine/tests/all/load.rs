@@ -4,7 +4,7 @@
 //! how initialisation runs (`_initialize`, `_start`, `proc_exit`, the
 //! exchange buffer's `malloc`), and which configurations are invalid.
 
-mod common;
+use crate::common;
 
 use extwasm_abi::{GUEST_EXPORTS, HOST_IMPORTS, RESERVED_EXTENSION_NAMES, ValType, export};
 use extwasm_engine::{Config, Engine, Error, ErrorKind, JsonState, LoadError, LoadPhase, Package, Worker};
