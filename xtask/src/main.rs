@@ -9,6 +9,8 @@
 //!   generated files, all tests, and gofmt, go vet and go test of the Go SDK
 //!   and examples.
 //! - `gen`: rewrites the files generated from the `abi` crate.
+//! - `fuzz [--seconds N] [--seed S]`: the fuzzer (`fuzz/`), in release, for
+//!   as long as asked (default 60 s); a short fixed-seed run is part of `test`.
 //!
 //! Every cargo command that resolves dependencies runs with `--locked`: CI
 //! builds exactly the versions in `Cargo.lock`, and a `Cargo.toml` change
@@ -29,7 +31,8 @@ fn main() -> ExitCode {
         Some("demo") => setup_build().and_then(|()| demo()),
         Some("test") => setup().and_then(|()| test()),
         Some("gen") => generate(),
-        _ => Err("usage: cargo xtask setup | demo | test | gen".to_owned()),
+        Some("fuzz") => fuzz(&args[1..]),
+        _ => Err("usage: cargo xtask setup | demo | test | gen | fuzz [--seconds N] [--seed S]".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -163,7 +166,35 @@ fn test() -> Result {
     if tally.failed > 0 || !tally.success {
         return Err("tests failed".into());
     }
+    sdk_builds_without_wasmtime()?;
+    // A short fixed-seed fuzz run: no host panic, deadline overrun, host
+    // memory past the budget or untyped error (see fuzz/src/lib.rs).
+    run(cargo().args(["run", "--locked", "--quiet", "-p", "extwasm-fuzz", "--", "--seed", "1", "--seconds", "20"]))
+}
+
+/// The Rust SDK's native build (an extension author's `cargo test`) must
+/// not compile a wasm runtime: its normal dependencies name no wasmtime or
+/// cranelift crate.
+fn sdk_builds_without_wasmtime() -> Result {
+    let tree =
+        output(cargo().args(["tree", "--locked", "-p", "extwasm-guest-sdk", "-e", "normal", "--prefix", "none"]))?;
+    let runtime: Vec<&str> =
+        tree.lines().filter(|line| line.starts_with("wasmtime") || line.starts_with("cranelift")).collect();
+    if tree.trim().is_empty() || !runtime.is_empty() {
+        return Err(format!("extwasm-guest-sdk's native build depends on a wasm runtime: {runtime:?}"));
+    }
+    eprintln!("extwasm-guest-sdk builds without wasmtime ({} crates)", tree.lines().count());
     Ok(())
+}
+
+/// `cargo xtask fuzz`: the fuzzer in release.
+fn fuzz(args: &[String]) -> Result {
+    let mut command = cargo();
+    command.args(["run", "--locked", "--release", "-p", "extwasm-fuzz", "--"]);
+    if !args.iter().any(|a| a == "--seconds" || a == "--iterations") {
+        command.args(["--seconds", "60"]);
+    }
+    run(command.args(args))
 }
 
 /// (passed, failed) of a libtest `test result:` line.
