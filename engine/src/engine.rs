@@ -47,8 +47,6 @@ struct EngineInner {
     slots_taken: Arc<AtomicU32>,
     /// Ticks since the engine started, in step with wasmtime's epoch.
     clock: Clock,
-    /// The invocation deadline in ticks.
-    invoke_ticks: u64,
 }
 
 /// A claim on one of the pooling allocator's instance slots, held by every
@@ -101,15 +99,9 @@ impl Engine {
         }
         let reclaimer = config.get_background_restore_above().map(|_| spawn_reclaimer());
         let slots_taken = Arc::default();
-        let invoke_ticks = ticks(config.get_timeout());
         let advised_slots = Mutex::default();
-        let inner = EngineInner { wasmtime, config, reclaimer, advised_slots, slots_taken, clock, invoke_ticks };
+        let inner = EngineInner { wasmtime, config, reclaimer, advised_slots, slots_taken, clock };
         Ok(Engine { inner: Arc::new(inner) })
-    }
-
-    /// Epoch ticks that cover the invocation deadline (see [`ticks`]).
-    pub(crate) fn invoke_ticks(&self) -> u64 {
-        self.inner.invoke_ticks
     }
 
     /// The clock deadlines count in.

@@ -80,6 +80,7 @@ use extwasm_state::{Field, KeyBuilder, State, StateError, Value};
 use wasmtime::{Instance, InstancePre, Linker, Module, Store, TypedFunc, UpdateDeadline};
 use wasmtime_wizer::{InstanceState, SnapshotVal, Wizer};
 
+use crate::config::Config;
 use crate::engine::{Engine, Slot, ticks};
 use crate::host::{self, HostCtx};
 use crate::worker::trap_text;
@@ -271,7 +272,8 @@ fn instantiation_error<S: State>(
     store: &mut Store<HostCtx<S>>,
     e: wasmtime::Error,
 ) -> Error {
-    let limit_pages = engine.config().get_memory_limit_pages();
+    // The package's limit, which its host context enforces.
+    let limit_pages = store.data().limit_pages();
     match store.data().denied_pages() {
         Some(pages) => Error::load(package, LoadError::MemoryTooLarge { pages, limit_pages }),
         None if ran_guest_code(store, &e) => init_error(engine, package, store, LoadPhase::StartFunction, e),
@@ -343,20 +345,29 @@ pub(crate) fn prepare<S: State>(
 /// Runs `module`'s initialisation once in a throw-away instance, so that a
 /// module that cannot be pre-initialised still fails at load when its
 /// initialisation fails (or never ends), not at its first instantiation.
+/// `config` has the package's limits. Returns the memory size after
+/// initialisation, in pages.
 pub(crate) fn trial_initialize(
     engine: &Engine,
+    config: &Config,
     package: &str,
     module: &Module,
     denied_wasi: &[(String, wasmtime::FuncType)],
-) -> Result<()> {
+) -> Result<u32> {
     let mut linker = linker::<NoState>(engine);
     let pre = prepare(&mut linker, package, module, denied_wasi)?;
-    let ctx = HostCtx::new(package.into(), Vec::new().into(), engine.config(), engine.clock());
+    let ctx = HostCtx::new(package.into(), Vec::new().into(), config, engine.clock());
     let _slot = engine.reserve_slot().ok_or_else(|| engine.pool_full(package))?;
     let mut store = new_store(engine, ctx);
     begin_initialisation(engine, &mut store);
     let instance = pre.instantiate(&mut store).map_err(|e| instantiation_error(engine, package, &mut store, e))?;
-    wire_and_initialize(engine, package, &mut store, &instance, true).map(drop)
+    wire_and_initialize(engine, package, &mut store, &instance, true)?;
+    Ok(pages(&store))
+}
+
+/// The memory size of the instance in `store`, in pages.
+fn pages<S: State>(store: &Store<HostCtx<S>>) -> u32 {
+    (store.data().memory_bytes() / extwasm_abi::WASM_PAGE_SIZE as usize) as u32
 }
 
 /// The pre-initialised module and its exchange buffer's address.
@@ -388,16 +399,18 @@ impl<'w> Instrumented<'w> {
         Ok(Ok(Instrumented { wizer, cx, module }))
     }
 
-    /// Runs initialisation once and captures the initialised state as a new
-    /// module. `Ok(Err(reason))` when the state cannot be captured; `Err`
-    /// when initialisation itself fails, which no instance could survive
-    /// either.
+    /// Runs initialisation once, under `config` (the package's limits), and
+    /// captures the initialised state as a new module. Returns the memory
+    /// size after initialisation, in pages, with `Err(reason)` when the
+    /// state cannot be captured; `Err` when initialisation itself fails,
+    /// which no instance could survive either.
     pub(crate) fn preinitialize(
         mut self,
         engine: &Engine,
+        config: &Config,
         package: &str,
         denied_wasi: &[(String, wasmtime::FuncType)],
-    ) -> Result<Result<Preinitialized, String>> {
+    ) -> Result<(u32, Result<Preinitialized, String>)> {
         // The snapshot no longer exports the entry point: its effect is in it.
         let entry = [export::INITIALIZE, export::START].into_iter().find(|e| self.module.get_export(e).is_some());
         if let Some(entry) = entry {
@@ -406,23 +419,24 @@ impl<'w> Instrumented<'w> {
         self.wizer.keep_init_func(false);
         let mut linker = linker::<NoState>(engine);
         let pre = prepare(&mut linker, package, &self.module, denied_wasi)?;
-        let ctx = HostCtx::new(package.into(), Vec::new().into(), engine.config(), engine.clock());
+        let ctx = HostCtx::new(package.into(), Vec::new().into(), config, engine.clock());
         let _slot = engine.reserve_slot().ok_or_else(|| engine.pool_full(package))?;
         let mut store = new_store(engine, ctx);
         begin_initialisation(engine, &mut store);
         let instance = pre.instantiate(&mut store).map_err(|e| instantiation_error(engine, package, &mut store, e))?;
         let exchange = wire_and_initialize(engine, package, &mut store, &instance, true)?;
+        let pages = pages(&store);
         let snapshot = block_on(self.wizer.snapshot(&self.cx, &mut Capture { store: &mut store, instance }));
         let snapshot = match snapshot {
             Some(Ok(snapshot)) => snapshot,
-            Some(Err(e)) => return Ok(Err(format!("{e:#}"))),
-            None => return Ok(Err("the snapshot did not complete synchronously".into())),
+            Some(Err(e)) => return Ok((pages, Err(format!("{e:#}")))),
+            None => return Ok((pages, Err("the snapshot did not complete synchronously".into()))),
         };
         let module = Module::new(engine.wasmtime(), &snapshot).map_err(|e| {
             let detail = format!("the pre-initialised module does not compile: {e:#}");
             Error::load(package, LoadError::InvalidModule { detail })
         })?;
-        Ok(Ok(Preinitialized { module, exchange }))
+        Ok((pages, Ok(Preinitialized { module, exchange })))
     }
 }
 

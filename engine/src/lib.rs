@@ -35,6 +35,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod cache;
 mod config;
 mod engine;
 mod host;
@@ -45,14 +46,14 @@ mod sys;
 mod validate;
 mod worker;
 
-pub use config::{Config, Isolation, ParseIsolationError};
+pub use config::{Config, Isolation, PackageLimits, ParseIsolationError};
 pub use engine::Engine;
 pub use extwasm_host::{ConfigError, Error, ErrorKind, HandleReason, HostResource, LoadError, LoadPhase, Result, Site};
 pub use extwasm_state::{
     Field, Intent, IntentKind, JsonState, JsonStateError, JsonValue, KeyBuilder, QName, Row, Scalar, State, StateError,
     Value,
 };
-pub use package::{Extension, NotPreinitialized, Package};
+pub use package::{CacheStatus, Extension, NotPreinitialized, Package, Warning};
 pub use worker::{Invocation, Stats, Worker};
 
 #[cfg(test)]

@@ -6,7 +6,6 @@
 
 use extwasm_abi::{self as abi, HostFunction, ValType, export};
 use extwasm_host::LoadError;
-use extwasm_state::names::NameIndex;
 use wasmtime::{ExternType, FuncType, Module};
 
 use crate::host::{DENIED_WASI, SUPPORTED_WASI};
@@ -15,8 +14,6 @@ use crate::host::{DENIED_WASI, SUPPORTED_WASI};
 pub(crate) struct Validated {
     /// The extensions, sorted (the order a worker numbers them in).
     pub(crate) extensions: Vec<Box<str>>,
-    /// Name -> position in `extensions`.
-    pub(crate) extension_index: NameIndex,
     /// WASI functions the module imports that the engine denies, with the
     /// signature they are imported with.
     pub(crate) denied_wasi: Vec<(String, FuncType)>,
@@ -129,7 +126,7 @@ pub(crate) fn validate(module: &Module, extensions: &[&str]) -> Result<Validated
         }
     }
 
-    Ok(Validated { extension_index: NameIndex::new(names.iter().map(|n| &**n)), extensions: names, denied_wasi })
+    Ok(Validated { extensions: names, denied_wasi })
 }
 
 fn unknown(module: &str, name: &str, ty: &FuncType) -> LoadError {

@@ -11,7 +11,7 @@ use extwasm_state::names::str_eq;
 use extwasm_state::{Intent, State, excerpt};
 use wasmtime::{InstancePre, Linker, Store};
 
-use crate::config::{Config, Isolation};
+use crate::config::{Isolation, Limits};
 use crate::engine::{Engine, Slot};
 use crate::host::HostCtx;
 use crate::instance::{self, Live};
@@ -79,6 +79,9 @@ struct PackageInstance<S: State> {
     /// The spare instance the reclaimer is making, or has made, with how
     /// long that took.
     spare: Option<SpareDelivery<S>>,
+    /// The package's limits, copied here: an invocation reads them with no
+    /// lookup.
+    limits: Limits,
     /// The extension the last invocation by name asked for: asked again
     /// (as embedders do, a loop of one extension), a comparison finds it
     /// instead of the name index's hash.
@@ -219,11 +222,12 @@ impl<S: State> PackageInstance<S> {
             self.restore(engine)?;
         }
         let Some(Live { store, extensions, .. }) = self.live.as_mut() else { unreachable!("restored above") };
-        let config = engine.config();
-        if config.uses_epochs() {
-            store.set_epoch_deadline(engine.invoke_ticks());
+        let limits = &self.limits;
+        if limits.epochs {
+            store.set_epoch_deadline(limits.invoke_ticks);
         }
-        if let Some(fuel) = config.get_fuel() {
+        if limits.metered {
+            let fuel = limits.fuel.unwrap_or(u64::MAX);
             store.set_fuel(fuel).map_err(|e| Error::config("fuel", format!("{e:#}")))?;
         }
         store.data_mut().begin(index);
@@ -241,9 +245,9 @@ impl<S: State> PackageInstance<S> {
             }
         };
         match result {
-            Err(trap) => Err(classify(store.data_mut(), trap, config)),
+            Err(trap) => Err(classify(store.data_mut(), trap, limits)),
             Ok(()) => {
-                release_overflow(store, config)?;
+                release_overflow(store, limits)?;
                 store.data_mut().take_pending().map_or(Ok(()), Err)
             }
         }
@@ -280,7 +284,7 @@ fn advise<S: State>(engine: &Engine, live: &Live<S>) {
 
 fn new_ctx<S: State>(engine: &Engine, package: &Package) -> HostCtx<S> {
     let blueprint = &package.inner.blueprint;
-    HostCtx::new(blueprint.name.clone(), blueprint.extensions.clone(), engine.config(), engine.clock())
+    HostCtx::new(blueprint.name.clone(), blueprint.extensions.clone(), &package.inner.config, engine.clock())
 }
 
 impl<S: State> Worker<S> {
@@ -307,6 +311,7 @@ impl<S: State> Worker<S> {
             needs_restore: false,
             snapshot_bytes: memory_bytes(&live.store),
             spare: None,
+            limits: package.inner.limits,
             last_extension: 0,
             stats: Stats::default(),
         };
@@ -359,7 +364,6 @@ impl<S: State> Worker<S> {
     fn run(&mut self, slot: usize, index: usize, state: &S) -> Result<Invocation<'_, S>> {
         let instance = &mut self.instances[slot];
         let engine = &self.engine;
-        let config = engine.config();
         instance.stats.invocations += 1;
         let mut retried = false;
         let outcome = loop {
@@ -371,7 +375,7 @@ impl<S: State> Worker<S> {
                     // invocation tries again.
                     instance.needs_restore = true;
                     let _ = instance.restore(engine);
-                    if error.kind() == ErrorKind::MemoryLimit && config.get_retry_out_of_memory() && !retried {
+                    if error.kind() == ErrorKind::MemoryLimit && instance.limits.retry_out_of_memory && !retried {
                         retried = true;
                         instance.stats.retries += 1;
                         continue;
@@ -389,9 +393,7 @@ impl<S: State> Worker<S> {
         }
         outcome?;
         let memory_bytes = instance.live.as_ref().map_or(0, |live| memory_bytes(&live.store));
-        if config.get_isolation() == Isolation::Fresh
-            || memory_bytes > config.get_restore_threshold_pages() as usize * extwasm_abi::WASM_PAGE_SIZE as usize
-        {
+        if instance.limits.isolation == Isolation::Fresh || memory_bytes > instance.limits.restore_above_bytes {
             instance.needs_restore = true;
         }
         // Memory that grew over invocations will need a large restore: have
@@ -445,7 +447,7 @@ fn memory_bytes<S: State>(store: &Store<HostCtx<S>>) -> usize {
 /// `free` that traps fails the invocation: the guest's heap is broken, so
 /// the instance is restored (by the caller) and none of its intents is
 /// trusted.
-fn release_overflow<S: State>(store: &mut Store<HostCtx<S>>, config: &Config) -> Result<()> {
+fn release_overflow<S: State>(store: &mut Store<HostCtx<S>>, limits: &Limits) -> Result<()> {
     let chunks = store.data_mut().take_overflow();
     if chunks.is_empty() {
         store.data_mut().keep_overflow(chunks);
@@ -455,7 +457,7 @@ fn release_overflow<S: State>(store: &mut Store<HostCtx<S>>, config: &Config) ->
         for &ptr in &chunks {
             if let Err(trap) = free.call(&mut *store, ptr as i32) {
                 let ctx = store.data_mut();
-                let error = match classify(ctx, trap, config) {
+                let error = match classify(ctx, trap, limits) {
                     Error::Trap { extension, message, backtrace } => Error::Trap {
                         extension,
                         message: format!("the guest's free({ptr:#x}) trapped after the extension returned: {message}"),
@@ -478,7 +480,7 @@ fn release_overflow<S: State>(store: &mut Store<HostCtx<S>>, config: &Config) ->
 /// from it: the guest reported it (a panic, `unreachable`, an exit) without
 /// going on to call the host; a guest that survives a denied grow and fails
 /// later fails for that later reason.
-fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error, config: &Config) -> Error {
+fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error, limits: &Limits) -> Error {
     let backtrace = backtrace_of(&trap);
     let extension = ctx.label();
     // The buffers of a failed invocation go with the instance's restore.
@@ -488,10 +490,10 @@ fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error, config: &Conf
     let code = trap.downcast_ref::<wasmtime::Trap>().copied();
     match code {
         Some(wasmtime::Trap::Interrupt) => {
-            return Error::Timeout { extension, timeout: config.get_timeout().unwrap_or_default() };
+            return Error::Timeout { extension, timeout: limits.timeout.unwrap_or_default() };
         }
         Some(wasmtime::Trap::OutOfFuel) => {
-            return Error::FuelExhausted { extension, fuel: config.get_fuel().unwrap_or_default() };
+            return Error::FuelExhausted { extension, fuel: limits.fuel.unwrap_or_default() };
         }
         Some(wasmtime::Trap::StackOverflow) => return Error::StackOverflow { extension, backtrace },
         _ => {}

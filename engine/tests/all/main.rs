@@ -13,9 +13,11 @@
 mod common;
 
 mod boundary;
+mod cache;
 mod conformance;
 mod go_examples;
 mod hostile;
+mod limits;
 mod load;
 mod restore;
 mod rust_examples;
