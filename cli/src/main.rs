@@ -27,7 +27,9 @@
 //! The compiled, pre-initialised package is cached in `--cache-dir`
 //! (default `$XDG_CACHE_HOME/extwasm`, else `~/.cache/extwasm`; `--no-cache`:
 //! none), so a second run neither compiles nor initialises the module;
-//! `stats.load_micros` says how long the load took. What the load warns of
+//! `stats.load_micros` says how long the load took, `stats.cache` whether
+//! the package came from the cache (`hit`), was compiled and stored (`miss`)
+//! or compiled without one (`off`). What the load warns of
 //! (a cache entry it could not use, a restore threshold at or below the
 //! snapshot) goes to stderr, one line each.
 
@@ -38,7 +40,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use extwasm_engine::{Config, Engine, Error, Isolation, JsonState, Worker};
+use extwasm_engine::{CacheStatus, Config, Engine, Error, Isolation, JsonState, Worker};
 use serde_json::{Value as Json, json};
 use state_file::StateFile;
 
@@ -252,6 +254,11 @@ fn run(args: &RunArgs) -> Result<(Json, bool), SetupError> {
     micros.sort_by(f64::total_cmp);
     let summary = json!({
         "load_micros": (load_micros * 10.0).round() / 10.0,
+        "cache": match package.cache_status() {
+            CacheStatus::Hit => "hit",
+            CacheStatus::Miss => "miss",
+            _ => "off",
+        },
         "micros": (last_micros * 10.0).round() / 10.0,
         "invocations": stats.invocations,
         "failures": stats.failures,

@@ -42,11 +42,14 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// The load time in the report of a run that succeeded.
-fn load_micros(out: &Output) -> f64 {
+/// Where the package came from (`stats.cache`) in the report of a run that
+/// succeeded, which also says how long the load took.
+fn cache(out: &Output) -> String {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
     let report: Json = serde_json::from_slice(&out.stdout).unwrap();
-    report["stats"]["load_micros"].as_f64().expect("stats.load_micros")
+    let load_micros = report["stats"]["load_micros"].as_f64().expect("stats.load_micros");
+    assert!(load_micros > 0.0, "{report}");
+    report["stats"]["cache"].as_str().expect("stats.cache").to_owned()
 }
 
 fn entries(dir: &Path) -> Vec<PathBuf> {
@@ -59,24 +62,25 @@ fn entries(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn a_second_run_loads_from_the_cache_dir() {
     let (home, module) = fresh("dir");
-    let cache = home.join("cache");
-    let args = ["--cache-dir", cache.to_str().unwrap()];
-    let cold = load_micros(&run(&home, &module, &args));
-    assert_eq!(entries(&cache).len(), 1);
+    let cache_dir = home.join("cache");
+    let args = ["--cache-dir", cache_dir.to_str().unwrap()];
+    assert_eq!(cache(&run(&home, &module, &args)), "miss");
+    assert_eq!(entries(&cache_dir).len(), 1);
     let out = run(&home, &module, &args);
-    let cached = load_micros(&out);
+    assert_eq!(cache(&out), "hit");
     assert_eq!(stderr(&out), "", "no warning");
-    assert!(cached < cold, "cached {cached} µs, cold {cold} µs");
     assert_eq!(entries(&home.join("xdg-cache/extwasm")), Vec::<PathBuf>::new(), "the default is not used");
 }
 
 #[test]
 fn the_default_cache_is_per_user_and_no_cache_turns_it_off() {
     let (home, module) = fresh("default");
-    load_micros(&run(&home, &module, &["--no-cache"]));
+    assert_eq!(cache(&run(&home, &module, &["--no-cache"])), "off");
     assert!(!home.join("xdg-cache").exists(), "--no-cache writes nothing");
-    load_micros(&run(&home, &module, &[]));
+    assert_eq!(cache(&run(&home, &module, &[])), "miss");
     assert_eq!(entries(&home.join("xdg-cache/extwasm")).len(), 1, "$XDG_CACHE_HOME/extwasm");
+    assert_eq!(cache(&run(&home, &module, &[])), "hit");
+    assert_eq!(cache(&run(&home, &module, &["--no-cache"])), "off", "--no-cache reads nothing");
     let out = run(&home, &module, &["--no-cache", "--cache-dir", "elsewhere"]);
     assert_eq!(out.status.code(), Some(2), "the two flags conflict");
 }
@@ -84,23 +88,23 @@ fn the_default_cache_is_per_user_and_no_cache_turns_it_off() {
 #[test]
 fn what_the_load_warns_of_goes_to_stderr() {
     let (home, module) = fresh("warnings");
-    let cache = home.join("cache");
-    let args = ["--cache-dir", cache.to_str().unwrap()];
-    load_micros(&run(&home, &module, &args));
-    let entry = &entries(&cache)[0];
+    let cache_dir = home.join("cache");
+    let args = ["--cache-dir", cache_dir.to_str().unwrap()];
+    assert_eq!(cache(&run(&home, &module, &args)), "miss");
+    let entry = &entries(&cache_dir)[0];
     let mut bytes = std::fs::read(entry).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     std::fs::write(entry, bytes).unwrap();
     let out = run(&home, &module, &args);
-    load_micros(&out);
+    assert_eq!(cache(&out), "miss", "rebuilt");
     let text = stderr(&out);
     assert!(text.starts_with("extwasm: warning: cache entry "), "{text}");
     assert!(text.contains("corrupt"), "{text}");
     assert_eq!(text.lines().count(), 1, "{text}");
     // A threshold below the 4-page snapshot restores after every invocation.
     let out = run(&home, &module, &["--no-cache", "--restore-threshold-pages", "2"]);
-    load_micros(&out);
+    cache(&out);
     let text = stderr(&out);
     assert!(text.contains("warning: the snapshot's memory (4 pages) is at or above the restore threshold (2 pages)"));
 }
