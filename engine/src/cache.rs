@@ -78,7 +78,10 @@ use wasmtime::{ExternType, Module};
 
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::package::Compiled;
+use crate::package::{CacheRejection, Compiled};
+
+/// Why an entry was not used, and the details.
+pub(crate) type Rejection = (CacheRejection, String);
 
 /// The entry format. Bump it when an entry's layout changes, or what it
 /// holds would be computed differently (validation, pre-initialisation),
@@ -156,24 +159,25 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The package of the entry at `path`: `Ok(None)` when there is no entry,
 /// `Err(why)` when there is one that must not be used.
-pub(crate) fn read(engine: &Engine, path: &Path, key: &Key, limit: u64) -> Result<Option<Compiled>, String> {
+pub(crate) fn read(engine: &Engine, path: &Path, key: &Key, limit: u64) -> Result<Option<Compiled>, Rejection> {
+    use CacheRejection::{Corrupt, TooLarge, Unreadable};
     let mut file = match File::open(path) {
         Ok(file) => file,
         // No entry, or no directory for one (the write will say why).
         Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
             return Ok(None);
         }
-        Err(e) => return Err(format!("cannot open it: {e}")),
+        Err(e) => return Err((Unreadable, format!("cannot open it: {e}"))),
     };
-    let metadata = file.metadata().map_err(|e| format!("cannot inspect it: {e}"))?;
+    let metadata = file.metadata().map_err(|e| (Unreadable, format!("cannot inspect it: {e}")))?;
     check_private(&metadata)?;
     if metadata.len() > limit {
-        return Err(format!("it is {} bytes, more than the cache's limit of {limit}", metadata.len()));
+        return Err((TooLarge, format!("it is {} bytes, more than the cache's limit of {limit}", metadata.len())));
     }
     let mut bytes = Vec::with_capacity(metadata.len().try_into().unwrap_or(0));
-    file.read_to_end(&mut bytes).map_err(|e| format!("cannot read it: {e}"))?;
+    file.read_to_end(&mut bytes).map_err(|e| (Unreadable, format!("cannot read it: {e}")))?;
     let (info, code) = verify(&bytes, key)?;
-    let info = Info::decode(info).ok_or("its metadata is malformed")?;
+    let info = Info::decode(info).ok_or((Corrupt, "its metadata is malformed".to_owned()))?;
     // SAFETY: `code` is what `Module::serialize` gave this engine's crate
     // version for this key: `verify` found the entry whole (its length and
     // the SHA-256 of all its bytes match its header) and made with this
@@ -184,7 +188,7 @@ pub(crate) fn read(engine: &Engine, path: &Path, key: &Key, limit: u64) -> Resul
     // checks its own version and settings in the code and refuses others
     // with an error.
     let module = unsafe { Module::deserialize(engine.wasmtime(), code) }
-        .map_err(|e| format!("wasmtime refused its code: {e:#}"))?;
+        .map_err(|e| (Corrupt, format!("wasmtime refused its code: {e:#}")))?;
     // Used now: the last to go when the cache is trimmed. An entry whose
     // time cannot be set is merely trimmed earlier.
     let _ = file.set_modified(SystemTime::now());
@@ -196,7 +200,7 @@ pub(crate) fn read(engine: &Engine, path: &Path, key: &Key, limit: u64) -> Resul
             ExternType::Func(ty) if import.module() == extwasm_abi::WASI_MODULE && import.name() == name => Some(ty),
             _ => None,
         });
-        denied_wasi.push((name, ty.ok_or("it names a WASI import its module lacks")?));
+        denied_wasi.push((name, ty.ok_or((Corrupt, "it names a WASI import its module lacks".to_owned()))?));
     }
     Ok(Some(Compiled {
         module,
@@ -209,33 +213,38 @@ pub(crate) fn read(engine: &Engine, path: &Path, key: &Key, limit: u64) -> Resul
 }
 
 /// An entry's metadata and code, once it proved whole and this key's.
-fn verify<'a>(bytes: &'a [u8], key: &Key) -> Result<(&'a [u8], &'a [u8]), String> {
-    let header =
-        bytes.get(..HEADER).ok_or_else(|| format!("it is truncated: {} bytes, shorter than a header", bytes.len()))?;
+fn verify<'a>(bytes: &'a [u8], key: &Key) -> Result<(&'a [u8], &'a [u8]), Rejection> {
+    use CacheRejection::{Corrupt, Foreign, NotAnEntry, Truncated};
+    let header = bytes
+        .get(..HEADER)
+        .ok_or_else(|| (Truncated, format!("it is truncated: {} bytes, shorter than a header", bytes.len())))?;
     if &header[..8] != MAGIC {
-        return Err("it is not an extwasm cache entry (no magic)".into());
+        return Err((NotAnEntry, "it is not an extwasm cache entry (no magic)".into()));
     }
     let word = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().expect("4 bytes"));
     let format = word(8);
     if format != FORMAT {
-        return Err(format!("it has format {format}, this engine writes {FORMAT}"));
+        return Err((Foreign, format!("it has format {format}, this engine writes {FORMAT}")));
     }
     let info_len = word(12) as u64;
     let code_len = u64::from_le_bytes(header[16..24].try_into().expect("8 bytes"));
     let expected = (HEADER as u64).checked_add(info_len).and_then(|n| n.checked_add(code_len));
     if expected != Some(bytes.len() as u64) {
-        return Err(format!(
-            "it is {} bytes, its header says {} (truncated or extended)",
-            bytes.len(),
-            expected.map_or_else(|| "more than can be".to_owned(), |n| n.to_string())
+        return Err((
+            Truncated,
+            format!(
+                "it is {} bytes, its header says {} (truncated or extended)",
+                bytes.len(),
+                expected.map_or_else(|| "more than can be".to_owned(), |n| n.to_string())
+            ),
         ));
     }
     if header[24..56] != key[..] {
-        return Err("it was made for another module, engine version or configuration".into());
+        return Err((Foreign, "it was made for another module, engine version or configuration".into()));
     }
     let body = &bytes[HEADER..];
     if digest(&header[..DIGEST_AT], body) != header[DIGEST_AT..] {
-        return Err("it is corrupt (its SHA-256 does not match)".into());
+        return Err((Corrupt, "it is corrupt (its SHA-256 does not match)".into()));
     }
     Ok(body.split_at(info_len as usize))
 }
@@ -252,25 +261,26 @@ fn digest(header: &[u8], body: &[u8]) -> [u8; 32] {
 /// Whether the entry may have been written by someone else: its code would
 /// run unchecked, so it must be this user's and writable by no one else.
 #[cfg(unix)]
-fn check_private(metadata: &fs::Metadata) -> Result<(), String> {
+fn check_private(metadata: &fs::Metadata) -> Result<(), Rejection> {
+    use CacheRejection::NotPrivate;
     use std::os::unix::fs::MetadataExt;
     if !metadata.is_file() {
-        return Err("it is not a regular file".into());
+        return Err((NotPrivate, "it is not a regular file".into()));
     }
     // SAFETY: `geteuid` has no preconditions, touches no memory and cannot fail.
     let me = unsafe { libc::geteuid() };
     if metadata.uid() != me {
-        return Err(format!("it belongs to user {}, not to this user ({me})", metadata.uid()));
+        return Err((NotPrivate, format!("it belongs to user {}, not to this user ({me})", metadata.uid())));
     }
     if metadata.mode() & 0o022 != 0 {
-        return Err(format!("others may write it (mode {:o})", metadata.mode() & 0o7777));
+        return Err((NotPrivate, format!("others may write it (mode {:o})", metadata.mode() & 0o7777)));
     }
     Ok(())
 }
 
 #[cfg(not(unix))]
-fn check_private(metadata: &fs::Metadata) -> Result<(), String> {
-    if metadata.is_file() { Ok(()) } else { Err("it is not a regular file".into()) }
+fn check_private(metadata: &fs::Metadata) -> Result<(), Rejection> {
+    if metadata.is_file() { Ok(()) } else { Err((CacheRejection::NotPrivate, "it is not a regular file".into())) }
 }
 
 /// Numbers the temporary files of this process.

@@ -53,7 +53,7 @@ pub use extwasm_state::{
     Field, Intent, IntentKind, JsonState, JsonStateError, JsonValue, KeyBuilder, QName, Row, Scalar, State, StateError,
     Value,
 };
-pub use package::{CacheStatus, Extension, NotPreinitialized, Package, Warning};
+pub use package::{CacheRejection, CacheStatus, Extension, NotPreinitialized, Package, Warning};
 pub use worker::{Invocation, Stats, Worker};
 
 #[cfg(test)]

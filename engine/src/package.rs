@@ -90,7 +90,9 @@ pub enum Warning {
     CacheEntryRejected {
         /// The entry's file.
         path: PathBuf,
-        /// Why: truncated, corrupt, of another configuration, unreadable, …
+        /// Why, in kind.
+        kind: CacheRejection,
+        /// Why, in detail.
         reason: String,
     },
     /// The compiled package could not be stored in the cache; the next load
@@ -112,7 +114,7 @@ impl std::fmt::Display for Warning {
                  ({threshold_pages} pages): the instance is restored after every invocation that grows its memory; \
                  raise the restore threshold or the memory limit"
             ),
-            Warning::CacheEntryRejected { path, reason } => {
+            Warning::CacheEntryRejected { path, reason, .. } => {
                 write!(f, "cache entry {} not used: {reason}; compiled again", path.display())
             }
             Warning::CacheNotWritten { path, detail } => {
@@ -120,6 +122,30 @@ impl std::fmt::Display for Warning {
             }
         }
     }
+}
+
+/// Why a cache entry was not used ([`Warning::CacheEntryRejected`]): each
+/// is rebuilt and replaced alike; the kind says whether to look into the
+/// cache directory (`NotPrivate`, `Unreadable`) or the disk (`Corrupt`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CacheRejection {
+    /// It could not be opened or read.
+    Unreadable,
+    /// It is not a regular file owned by this user and writable by no one
+    /// else, so its code may not be this user's processes'.
+    NotPrivate,
+    /// It is larger than [`crate::Config::cache_limit_bytes`].
+    TooLarge,
+    /// It is shorter or longer than its header says (a torn write).
+    Truncated,
+    /// It does not start as an entry does.
+    NotAnEntry,
+    /// It is another entry format's, or another key's under this name
+    /// (another engine version, configuration or module).
+    Foreign,
+    /// Its contents do not match their SHA-256, or do not decode.
+    Corrupt,
 }
 
 /// Where a package came from (see [`crate::Config::cache_dir`]).
@@ -305,7 +331,7 @@ impl Engine {
         match cache::read(self, &path, &key, limit) {
             Ok(Some(compiled)) => return Ok(self.package(name, config, compiled, CacheStatus::Hit, warnings)),
             Ok(None) => {}
-            Err(reason) => warnings.push(Warning::CacheEntryRejected { path: path.clone(), reason }),
+            Err((kind, reason)) => warnings.push(Warning::CacheEntryRejected { path: path.clone(), kind, reason }),
         }
         let compiled = self.compile(name, wasm, extensions, &config)?;
         if let Err(detail) = cache::write(dir, &path, &key, &compiled, limit) {
