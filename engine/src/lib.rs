@@ -40,19 +40,21 @@ mod config;
 mod engine;
 mod host;
 mod instance;
+mod limits;
 mod output;
 mod package;
 mod sys;
 mod validate;
 mod worker;
 
-pub use config::{Config, Isolation, PackageLimits, ParseIsolationError};
+pub use config::{Config, Isolation, ParseIsolationError};
 pub use engine::Engine;
 pub use extwasm_host::{ConfigError, Error, ErrorKind, HandleReason, HostResource, LoadError, LoadPhase, Result, Site};
 pub use extwasm_state::{
     Field, Intent, IntentKind, JsonState, JsonStateError, JsonValue, KeyBuilder, QName, Row, Scalar, State, StateError,
     Value,
 };
+pub use limits::PackageLimits;
 pub use package::{CacheRejection, CacheStatus, Extension, NotPreinitialized, Package, Warning};
 pub use worker::{Invocation, Stats, Worker};
 

@@ -11,9 +11,10 @@ use extwasm_state::names::NameIndex;
 use wasmtime::FuncType;
 
 use crate::cache;
-use crate::config::{Config, Isolation, Limits, PackageLimits};
+use crate::config::{Config, Isolation};
 use crate::engine::{Engine, ticks};
 use crate::instance::{self, Blueprint};
+use crate::limits::{Limits, PackageLimits};
 use crate::validate;
 use crate::{Error, Result};
 

@@ -11,10 +11,11 @@ use extwasm_state::names::str_eq;
 use extwasm_state::{Intent, State, excerpt};
 use wasmtime::{InstancePre, Linker, Store};
 
-use crate::config::{Isolation, Limits};
+use crate::config::Isolation;
 use crate::engine::{Engine, Slot};
 use crate::host::HostCtx;
 use crate::instance::{self, Live};
+use crate::limits::Limits;
 use crate::package::{Extension, Package};
 use crate::{Error, ErrorKind, Result};
 
