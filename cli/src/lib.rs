@@ -7,6 +7,7 @@
 
 pub mod module;
 pub mod scenario;
+pub mod test;
 
 use std::path::PathBuf;
 

@@ -46,6 +46,8 @@ struct Cli {
 enum Command {
     /// Invoke EXTENSION of MODULE against the state in --state and print the result as JSON.
     Run(RunArgs),
+    /// Run a file of scenarios on modules; PASS or FAIL per scenario.
+    Test(extwasm_cli::test::Args),
 }
 
 #[derive(clap::Args)]
@@ -122,6 +124,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Test(args) => extwasm_cli::test::main(&args),
     }
 }
 

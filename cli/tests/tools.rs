@@ -1,0 +1,140 @@
+//! The extension author's tools end to end, as a user runs them: `extwasm
+//! test`, `inspect`, `build` and `new` (the generated projects are tested,
+//! built, inspected and scenario-checked with the real toolchains), each
+//! with success, a failing scenario or a module that does not load, and a
+//! missing toolchain.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value as Json, json};
+
+#[path = "../../engine/tests/common/tinygo_testdata.rs"]
+mod tinygo_testdata;
+use tinygo_testdata::root;
+
+/// A fresh, empty folder for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("extwasm-tools-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn extwasm(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_extwasm"));
+    command.current_dir(dir).args(args);
+    command
+}
+
+fn run(command: &mut Command) -> (Option<i32>, String, String) {
+    let Output { status, stdout, stderr } = command.output().expect("the command runs");
+    (status.code(), String::from_utf8_lossy(&stdout).into_owned(), String::from_utf8_lossy(&stderr).into_owned())
+}
+
+/// The Rust example `basicusage` as `dir/basicusage.wasm`, and the order
+/// state beside it.
+fn basicusage(dir: &Path) -> PathBuf {
+    let module = dir.join("basicusage.wasm");
+    std::fs::write(&module, extwasm_rust_examples::BASICUSAGE.wasm).unwrap();
+    std::fs::copy(root().join("examples/states/order.json"), dir.join("order.json")).unwrap();
+    module
+}
+
+const VIEW: &str = "github.com/untillpro/airs-bp3/packages/mypkg.OrderedItems";
+
+fn order_view(op: &str, amount: Json) -> Json {
+    json!({"op": op, "storage": "sys.View", "entity": VIEW, "key": {"Year": 2023, "Month": 5, "Day": 17},
+           "value": {"Amount": amount}})
+}
+
+/// A module the engine refuses: it imports a host function the ABI does not have.
+const UNKNOWN_IMPORT: &str = r#"(module
+  (import "env" "hostNoSuch" (func))
+  (memory (export "memory") 1)
+  (func (export "WasmAbiVersion_0_0_1"))
+  (func (export "countOrders") (call 0)))"#;
+
+// ---- extwasm test ----
+
+#[test]
+fn test_passes_every_scenario_and_exits_0() {
+    let dir = scratch("test-pass");
+    basicusage(&dir);
+    let scenarios = json!({"scenarios": [
+        {"name": "the day's total", "state": "order.json", "extension": "CalcOrderedItems",
+         "expect": {"intents": [{
+             "op": "insert", "storage": "sys.View", "entity": VIEW,
+             "key": {"Year": {"$int32": 2023}, "Month": 5, "Day": 17}, "value": {"Amount": {"$int64": 200}}}]}},
+        {"name": "applied twice", "state": "order.json", "steps": [
+            {"extension": "CalcOrderedItems", "apply": true, "expect": {"intents": [order_view("insert", json!(200))]}},
+            {"extension": "CalcOrderedItems", "expect": {"intents": [order_view("update", json!(400))]}}]},
+        {"name": "a negative order", "state": {"sys.CommandContext": [{"value": {"ArgumentObject": {
+             "Year": 2023, "Month": 5, "Day": 17, "Items": [{"Quantity": 1, "SinglePrice": -5}]}}}]},
+         "extension": "NewOrder",
+         "expect": {"error": {"kind": "guest_panic", "message": "extension <ext> panicked: negative order amount"}}}
+    ]});
+    std::fs::write(dir.join("scenarios.json"), scenarios.to_string()).unwrap();
+    let (code, stdout, stderr) = run(&mut extwasm(&dir, &["test", "scenarios.json", "--module", "basicusage.wasm"]));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    for name in ["the day's total", "applied twice", "a negative order"] {
+        assert!(stdout.contains(&format!("PASS  {name}")), "{stdout}");
+    }
+    assert!(stdout.contains("3 scenarios: 3 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn a_failing_scenario_shows_a_diff_of_the_intents_and_exits_1() {
+    let dir = scratch("test-fail");
+    basicusage(&dir);
+    let scenarios = json!({"scenarios": [
+        {"name": "passes", "state": "order.json", "extension": "CalcOrderedItems",
+         "expect": {"intents": [order_view("insert", json!(200))]}},
+        {"name": "wrong total", "state": "order.json", "extension": "CalcOrderedItems",
+         "expect": {"intents": [order_view("update", json!(999))]}},
+        {"name": "wrong width", "state": "order.json", "extension": "CalcOrderedItems",
+         "expect": {"intents": [order_view("insert", json!({"$int32": 200}))]}},
+        {"name": "wrong error", "state": "order.json", "extension": "CalcOrderedItems",
+         "expect": {"error": {"kind": "guest_panic"}}},
+        {"name": "misspelt", "state": "order.json", "extension": "CalcOrderedItem", "expect": {"intents": []}}
+    ]});
+    std::fs::write(dir.join("scenarios.json"), scenarios.to_string()).unwrap();
+    let (code, stdout, stderr) = run(&mut extwasm(&dir, &["test", "scenarios.json", "--module", "basicusage.wasm"]));
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("PASS  passes"), "{stdout}");
+    assert!(stdout.contains("FAIL  wrong total"), "{stdout}");
+    assert!(stdout.contains("intents[0].op: expected \"update\", got \"insert\""), "{stdout}");
+    assert!(stdout.contains("intents[0].value.Amount: expected 999, got 200"), "{stdout}");
+    assert!(stdout.contains("intents[0].value.Amount: expected int32 200, got int64 200"), "{stdout}");
+    assert!(stdout.contains("expected a guest_panic error, but it succeeded with 1 intent"), "{stdout}");
+    assert!(stdout.contains("has no extension \"CalcOrderedItem\": did you mean \"CalcOrderedItems\"?"), "{stdout}");
+    assert!(stdout.contains("5 scenarios: 1 passed, 4 failed"), "{stdout}");
+}
+
+#[test]
+fn test_refuses_a_module_that_does_not_load_and_bad_usage_with_exit_2() {
+    let dir = scratch("test-usage");
+    std::fs::write(dir.join("bad.wat"), UNKNOWN_IMPORT).unwrap();
+    std::fs::write(dir.join("garbage.wasm"), b"\0asm\x01\0\0\0\x01").unwrap();
+    let scenarios = json!({"scenarios": [{"name": "a", "extension": "countOrders", "expect": {"intents": []}}]});
+    std::fs::write(dir.join("s.json"), scenarios.to_string()).unwrap();
+
+    let (code, _, stderr) = run(&mut extwasm(&dir, &["test", "s.json", "--module", "bad.wat"]));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("hostNoSuch"), "the engine's reason: {stderr}");
+    let (code, _, stderr) = run(&mut extwasm(&dir, &["test", "s.json", "--module", "garbage.wasm"]));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("not a valid WebAssembly module"), "{stderr}");
+    let (code, _, stderr) = run(&mut extwasm(&dir, &["test", "no-such.json", "--module", "bad.wat"]));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("cannot read no-such.json"), "{stderr}");
+    std::fs::write(dir.join("typo.json"), r#"{"scenarios": [{"name": "a", "extension": "x", "expected": {}}]}"#)
+        .unwrap();
+    let (code, _, stderr) = run(&mut extwasm(&dir, &["test", "typo.json", "--module", "bad.wat"]));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("unknown field `expected`"), "{stderr}");
+    let (code, _, stderr) = run(&mut extwasm(&dir, &["test", "s.json"]));
+    assert_eq!(code, Some(2), "a scenario without a module: {stderr}");
+    let (code, _, stderr) = run(&mut extwasm(&dir, &["test"]));
+    assert_eq!(code, Some(2), "{stderr}");
+}
