@@ -46,6 +46,8 @@ struct Cli {
 enum Command {
     /// Invoke EXTENSION of MODULE against the state in --state and print the result as JSON.
     Run(RunArgs),
+    /// Show a module's ABI version, extensions, imports, exports, memory and load time.
+    Inspect(extwasm_cli::inspect::Args),
     /// Run a file of scenarios on modules; PASS or FAIL per scenario.
     Test(extwasm_cli::test::Args),
 }
@@ -124,6 +126,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Inspect(args) => extwasm_cli::inspect::main(&args),
         Command::Test(args) => extwasm_cli::test::main(&args),
     }
 }

@@ -138,3 +138,75 @@ fn test_refuses_a_module_that_does_not_load_and_bad_usage_with_exit_2() {
     let (code, _, stderr) = run(&mut extwasm(&dir, &["test"]));
     assert_eq!(code, Some(2), "{stderr}");
 }
+
+// ---- extwasm inspect ----
+
+#[test]
+fn inspect_shows_abi_extensions_imports_exports_and_memory() {
+    let dir = scratch("inspect");
+    let module = basicusage(&dir);
+    let (code, stdout, stderr) = run(&mut extwasm(&dir, &["inspect", module.to_str().unwrap(), "--json"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    let report: Json = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["abi_version"], "0.0.1");
+    let mut extensions: Vec<&str> =
+        report["extensions"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    let mut listed = extwasm_rust_examples::BASICUSAGE.extension_names();
+    extensions.sort();
+    listed.sort();
+    assert_eq!(extensions, listed);
+    let imports = report["imports"].as_array().unwrap();
+    assert!(imports.iter().any(|i| i["name"] == "hostGetValue" && i["status"] == "host"), "{imports:?}");
+    assert!(imports.iter().all(|i| i["matches"] == true), "{imports:?}");
+    let exports = report["exports"].as_array().unwrap();
+    assert!(exports.iter().any(|e| e["name"] == "memory" && e["role"] == "abi"), "{exports:?}");
+    assert!(exports.iter().any(|e| e["name"] == "NewOrder" && e["role"] == "extension"), "{exports:?}");
+    let memory = &report["memory"];
+    let (initial, after) = (memory["initial_pages"].as_u64().unwrap(), memory["after_init_pages"].as_u64().unwrap());
+    assert!(initial >= 1 && after >= initial, "{memory}");
+    assert_eq!(memory["limit_pages"], 256);
+    assert_eq!(report["preinitialized"], true);
+    assert_eq!(report["size_bytes"], extwasm_rust_examples::BASICUSAGE.wasm.len());
+    assert!(report["functions"].as_u64().unwrap() > 0);
+    assert!(report["load_ms"].as_f64().unwrap() > 0.0);
+
+    let (code, text, _) = run(&mut extwasm(&dir, &["inspect", module.to_str().unwrap(), "--memory-limit-pages", "64"]));
+    assert_eq!(code, Some(0));
+    assert!(text.contains("abi           0.0.1"), "{text}");
+    assert!(text.contains("limit 64 pages (4.0 MiB)"), "{text}");
+    assert!(text.contains("env.hostGetValue (i64) -> i64  ok: host function of the ABI"), "{text}");
+}
+
+#[test]
+fn inspect_says_why_a_module_does_not_load_and_exits_1() {
+    let dir = scratch("inspect-bad");
+    let wrong = UNKNOWN_IMPORT.replace(
+        r#"(import "env" "hostNoSuch" (func))"#,
+        r#"(import "env" "hostNoSuch" (func)) (import "env" "hostGetValue" (func (param i32) (result i64)))"#,
+    );
+    std::fs::write(dir.join("bad.wat"), wrong).unwrap();
+    let (code, stdout, stderr) = run(&mut extwasm(&dir, &["inspect", "bad.wat", "--json"]));
+    assert_eq!(code, Some(1), "{stderr}");
+    let report: Json = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["loads"], false);
+    assert_eq!(report["load_error"]["kind"], "load");
+    let imports = report["imports"].as_array().unwrap();
+    assert_eq!(imports[0]["status"], "unknown");
+    assert_eq!(imports[0]["matches"], false);
+    assert_eq!(imports[1]["status"], "wrong-signature");
+    assert_eq!(imports[1]["expected"], "(i64) -> i64");
+    assert_eq!(report["extensions"], json!(["countOrders"]));
+
+    let (code, text, _) = run(&mut extwasm(&dir, &["inspect", "bad.wat"]));
+    assert_eq!(code, Some(1));
+    assert!(text.contains("load          FAILS (load)"), "{text}");
+    assert!(text.contains("env.hostNoSuch () -> ()  NOT PROVIDED"), "{text}");
+    assert!(text.contains("WRONG SIGNATURE: the engine's is (i64) -> i64"), "{text}");
+
+    std::fs::write(dir.join("garbage.wasm"), b"\0asm\x01\0\0\0\x01").unwrap();
+    let (code, _, stderr) = run(&mut extwasm(&dir, &["inspect", "garbage.wasm"]));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("not a valid WebAssembly module"), "{stderr}");
+    let (code, _, stderr) = run(&mut extwasm(&dir, &["inspect", "no-such.wasm"]));
+    assert_eq!(code, Some(2), "{stderr}");
+}
