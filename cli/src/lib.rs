@@ -5,6 +5,7 @@
 //! which the conformance suite uses too.
 #![deny(missing_docs)]
 
+pub mod build;
 pub mod inspect;
 pub mod module;
 pub mod scenario;

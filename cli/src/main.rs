@@ -46,6 +46,8 @@ struct Cli {
 enum Command {
     /// Invoke EXTENSION of MODULE against the state in --state and print the result as JSON.
     Run(RunArgs),
+    /// Build an extension project (Rust, Go or TinyGo) into a module the engine loads.
+    Build(extwasm_cli::build::Args),
     /// Show a module's ABI version, extensions, imports, exports, memory and load time.
     Inspect(extwasm_cli::inspect::Args),
     /// Run a file of scenarios on modules; PASS or FAIL per scenario.
@@ -126,6 +128,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Build(args) => extwasm_cli::build::main(&args),
         Command::Inspect(args) => extwasm_cli::inspect::main(&args),
         Command::Test(args) => extwasm_cli::test::main(&args),
     }

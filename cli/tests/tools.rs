@@ -210,3 +210,102 @@ fn inspect_says_why_a_module_does_not_load_and_exits_1() {
     let (code, _, stderr) = run(&mut extwasm(&dir, &["inspect", "no-such.wasm"]));
     assert_eq!(code, Some(2), "{stderr}");
 }
+
+// ---- extwasm build ----
+
+/// A command with a PATH of one empty folder: no cargo, rustc, go or tinygo.
+fn without_toolchains(dir: &Path, args: &[&str]) -> Command {
+    let empty = dir.join("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    let mut command = extwasm(dir, args);
+    command.env("PATH", &empty);
+    for variable in ["CARGO", "RUSTC", "EXTWASM_GO"] {
+        command.env_remove(variable);
+    }
+    command
+}
+
+#[test]
+fn build_without_the_toolchain_is_a_typed_error_with_exit_2() {
+    let dir = scratch("build-no-tool");
+    for (project, file, content) in
+        [("rusty", "Cargo.toml", "[package]\nname = \"rusty\"\n"), ("gopher", "go.mod", "module gopher\n\ngo 1.24\n")]
+    {
+        std::fs::create_dir_all(dir.join(project)).unwrap();
+        std::fs::write(dir.join(project).join(file), content).unwrap();
+    }
+
+    let (code, _, stderr) = run(&mut without_toolchains(&dir, &["build", "rusty"]));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("cargo is not installed (not found on PATH="), "{stderr}");
+    assert!(stderr.contains("rustup"), "says how to install it: {stderr}");
+    let (code, _, stderr) = run(&mut without_toolchains(&dir, &["build", "gopher"]));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("go is not installed"), "{stderr}");
+    assert!(stderr.contains("EXTWASM_GO"), "{stderr}");
+    let (code, _, stderr) = run(&mut without_toolchains(&dir, &["build", "gopher", "--tinygo"]));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("tinygo is not installed"), "{stderr}");
+    let (code, _, stderr) = run(&mut without_toolchains(&dir, &["build", "rusty", "--tinygo"]));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--tinygo builds Go projects"), "{stderr}");
+    let (code, _, stderr) = run(&mut extwasm(&dir, &["build", "empty-path"]));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("has no Cargo.toml (Rust) or go.mod (Go)"), "{stderr}");
+}
+
+/// The scaffold's projects build into these, shared between runs.
+fn cargo_target(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+/// Environment of the outer build that must not reach a project's cargo.
+const OUTER_CARGO: &[&str] = &["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "RUSTC_WORKSPACE_WRAPPER", "CARGO_BUILD_TARGET"];
+
+fn cargo_env<'a>(command: &'a mut Command, target: &str) -> &'a mut Command {
+    for variable in OUTER_CARGO {
+        command.env_remove(variable);
+    }
+    command.env("CARGO_TARGET_DIR", cargo_target(target)).env("CARGO_NET_OFFLINE", "true")
+}
+
+#[test]
+fn build_refuses_to_write_a_module_that_would_not_load() {
+    let dir = scratch("build-bad");
+    let project = dir.join("badimport");
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    std::fs::write(
+        project.join("Cargo.toml"),
+        "[package]\nname = \"badimport\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\ncrate-type = \
+         [\"cdylib\"]\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("src/lib.rs"),
+        r#"#![no_std]
+#[link(wasm_import_module = "env")]
+unsafe extern "C" {
+    fn hostNoSuch();
+}
+#[unsafe(export_name = "WasmAbiVersion_0_0_1")]
+pub extern "C" fn abi_version() {}
+#[unsafe(export_name = "countOrders")]
+pub extern "C" fn count_orders() {
+    // SAFETY: a test of a module the engine refuses; it never runs.
+    unsafe { hostNoSuch() }
+}
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+"#,
+    )
+    .unwrap();
+    let (code, stdout, stderr) =
+        run(cargo_env(&mut extwasm(&dir, &["build", "badimport", "-o", "out.wasm"]), "badimport"));
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("out.wasm would not load"), "{stderr}");
+    assert!(stderr.contains("hostNoSuch"), "the engine's reason: {stderr}");
+    assert!(stderr.contains("not written"), "{stderr}");
+    assert!(!dir.join("out.wasm").exists(), "nothing is written");
+}
