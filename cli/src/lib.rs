@@ -8,6 +8,7 @@
 pub mod build;
 pub mod inspect;
 pub mod module;
+pub mod new;
 pub mod scenario;
 pub mod test;
 

@@ -309,3 +309,103 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     assert!(stderr.contains("not written"), "{stderr}");
     assert!(!dir.join("out.wasm").exists(), "nothing is written");
 }
+
+// ---- extwasm new, and the author's flow on what it makes ----
+
+#[test]
+fn new_refuses_a_folder_with_files_and_bad_names() {
+    let dir = scratch("new-usage");
+    std::fs::write(dir.join("file"), "").unwrap();
+    let (code, _, stderr) = run(&mut extwasm(&dir, &["new", ".", "--lang", "rust", "--name", "ok"]));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("exists and is not empty"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "nothing written");
+    let (code, _, stderr) = run(&mut extwasm(&dir, &["new", "p", "--lang", "go", "--name", "2fast"]));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("must start with an ASCII letter"), "{stderr}");
+    let (code, _, stderr) = run(&mut extwasm(&dir, &["new", "q", "--lang", "rust", "--sdk", "/no/such/checkout"]));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("no Rust SDK at /no/such/checkout/guest-sdk/Cargo.toml"), "{stderr}");
+}
+
+/// `extwasm test` and `inspect` on the module a generated project built.
+fn check_built_module(project: &Path, module: &str) {
+    let (code, stdout, stderr) = run(&mut extwasm(project, &["inspect", module, "--json"]));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let report: Json = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["abi_version"], "0.0.1");
+    assert_eq!(report["extensions"], json!(["countOrders"]));
+    assert_eq!(report["name_section"], true, "function names for backtraces");
+
+    let (code, stdout, stderr) = run(&mut extwasm(project, &["test", "scenarios.json", "--module", module]));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("4 scenarios: 4 passed, 0 failed"), "{stdout}");
+
+    // A changed expectation fails with the difference.
+    let scenarios = std::fs::read_to_string(project.join("scenarios.json")).unwrap();
+    let broken = scenarios.replacen(r#""orders": 2, "total": 500"#, r#""orders": 2, "total": 501"#, 1);
+    assert_ne!(broken, scenarios);
+    std::fs::write(project.join("broken.json"), broken).unwrap();
+    let (code, stdout, _) = run(&mut extwasm(project, &["test", "broken.json", "--module", module]));
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("step 2 of 2, countOrders: expected 1 intents"), "{stdout}");
+    assert!(stdout.contains("intents[0].value.total: expected 501, got 500"), "{stdout}");
+}
+
+#[test]
+fn a_new_rust_project_passes_its_tests_builds_and_passes_its_scenarios() {
+    let dir = scratch("new-rust");
+    let (code, stdout, stderr) = run(&mut extwasm(&dir, &["new", "orders", "--lang", "rust"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("cargo test"), "{stdout}");
+    let project = dir.join("orders");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let (code, stdout, stderr) = run(cargo_env(Command::new(&cargo).current_dir(&project).arg("test"), "new-rust"));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("test result: ok. 2 passed"), "{stdout}");
+    assert!(!stderr.contains("wasmtime"), "the unit tests compile no wasmtime: {stderr}");
+
+    let (code, stdout, stderr) = run(cargo_env(&mut extwasm(&project, &["build"]), "new-rust"));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("orders.wasm") && stdout.contains("extensions  countOrders"), "{stdout}");
+    assert!(project.join("orders.wasm").is_file());
+    check_built_module(&project, "orders.wasm");
+}
+
+/// Standard Go: `$EXTWASM_GO`, else `go` on the PATH; `None` after saying
+/// loudly that the Go test is skipped.
+fn go() -> Option<PathBuf> {
+    let go = std::env::var_os("EXTWASM_GO").map(PathBuf::from).unwrap_or_else(|| "go".into());
+    if Command::new(&go).arg("version").output().is_ok_and(|o| o.status.success()) {
+        return Some(go);
+    }
+    let what = "the Go test of extwasm new: no Go (set EXTWASM_GO or put go on the PATH)";
+    assert!(std::env::var("CI").map_or(true, |ci| ci != "true"), "{what}, and CI=true: fails rather than skips");
+    eprintln!("SKIPPED: {what}");
+    None
+}
+
+#[test]
+fn a_new_go_project_passes_its_tests_builds_and_passes_its_scenarios() {
+    let Some(go) = go() else { return };
+    let dir = scratch("new-go");
+    let (code, _, stderr) = run(&mut extwasm(&dir, &["new", "gorders", "--lang", "go"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    let project = dir.join("gorders");
+    let (code, stdout, stderr) =
+        run(Command::new(&go).current_dir(&project).args(["test", "./..."]).env("GOFLAGS", "-count=1"));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.starts_with("ok"), "{stdout}");
+    // The project itself builds with plain `go build` for wasip1 too.
+    let (code, stdout, stderr) = run(Command::new(&go)
+        .current_dir(&project)
+        .args(["build", "-buildmode=c-shared", "-o", "plain.wasm", "."])
+        .env("GOOS", "wasip1")
+        .env("GOARCH", "wasm"));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+
+    let (code, stdout, stderr) = run(extwasm(&project, &["build"]).env("EXTWASM_GO", &go));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("gorders.wasm") && stdout.contains("extensions  countOrders"), "{stdout}");
+    check_built_module(&project, "gorders.wasm");
+}
