@@ -67,7 +67,7 @@ pub struct Args {
     /// The project folder: a Cargo.toml (Rust) or a go.mod (Go) in it.
     #[arg(default_value = ".")]
     pub path: PathBuf,
-    /// Where to write the module (default: PATH/<name>.wasm).
+    /// Where to write the module (default: PATH/NAME.wasm, NAME the crate or Go module).
     #[arg(short = 'o', long = "output", value_name = "OUT.wasm")]
     pub output: Option<PathBuf>,
     /// Build a Go project with TinyGo (also: a line "// extwasm: tinygo" in its go.mod).

@@ -309,6 +309,13 @@ impl Scenario {
             Some(inline) => inline,
         };
         for (placeholder, (text, times)) in &json.strings {
+            // A typo of a few zeros would otherwise take all memory.
+            let bytes = text.len().saturating_mul(*times);
+            if bytes > MAX_REPEATED_STRING_BYTES {
+                return Err(format!(
+                    "strings: {placeholder:?} would be {bytes} bytes; at most {MAX_REPEATED_STRING_BYTES}"
+                ));
+            }
             replace_strings(&mut state, placeholder, &text.repeat(*times));
         }
         // Checked now, so that a bad state is reported before anything runs.
@@ -348,6 +355,10 @@ impl Expect {
         }
     }
 }
+
+/// The longest text a scenario's `strings` may make (64 MiB: past any
+/// memory limit a module can have by default).
+pub const MAX_REPEATED_STRING_BYTES: usize = 64 << 20;
 
 fn replace_strings(json: &mut Json, placeholder: &str, text: &str) {
     match json {
@@ -828,6 +839,10 @@ mod tests {
                 "$float \"nan\"",
             ),
             (r#"{"scenarios": []}"#, "no scenarios"),
+            (
+                r#"{"scenarios": [{"name": "a", "strings": {"@s": ["ab", 100000000]}, "extension": "x", "expect": {"intents": []}}]}"#,
+                "\"@s\" would be 200000000 bytes; at most 67108864",
+            ),
             ("{", "EOF while parsing"),
         ] {
             let error = parse(text).unwrap_err().to_string();
