@@ -491,7 +491,7 @@ const GO_MOD: &str = r#"module @NAME@
 
 // Standard Go ≥ 1.24 builds this as a wasip1 reactor; TinyGo ≥ 0.34 builds
 // the same source. extwasm build uses TinyGo when this file has a line
-// "// extwasm: tinygo" (or with --tinygo).
+// "// extwasm: tinygo" (or with --tinygo), or when there is no standard Go.
 go 1.24
 
 require example.invalid/extwasm/tinygo-sdk v0.0.0

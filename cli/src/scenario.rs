@@ -741,7 +741,9 @@ impl EngineRunner {
 impl fmt::Display for Expect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Expect::Intents { intents, .. } => write!(f, "{} intents", intents.len()),
+            Expect::Intents { intents, .. } => {
+                write!(f, "{} intent{}", intents.len(), if intents.len() == 1 { "" } else { "s" })
+            }
             Expect::Error { kind, .. } => write!(f, "a {kind} error"),
         }
     }

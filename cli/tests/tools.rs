@@ -348,7 +348,7 @@ fn check_built_module(project: &Path, module: &str) {
     std::fs::write(project.join("broken.json"), broken).unwrap();
     let (code, stdout, _) = run(&mut extwasm(project, &["test", "broken.json", "--module", module]));
     assert_eq!(code, Some(1), "{stdout}");
-    assert!(stdout.contains("step 2 of 2, countOrders: expected 1 intents"), "{stdout}");
+    assert!(stdout.contains("step 2 of 2, countOrders: expected 1 intent"), "{stdout}");
     assert!(stdout.contains("intents[0].value.total: expected 501, got 500"), "{stdout}");
 }
 
