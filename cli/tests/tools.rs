@@ -254,6 +254,63 @@ fn build_without_the_toolchain_is_a_typed_error_with_exit_2() {
     assert!(stderr.contains("has no Cargo.toml (Rust) or go.mod (Go)"), "{stderr}");
 }
 
+/// A `tinygo` that records its arguments in `tinygo-args` beside it and
+/// "compiles" the Rust example `basicusage` to its `-o` file.
+fn fake_tinygo(dir: &Path) -> PathBuf {
+    let bin = dir.join("fake-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let module = basicusage(dir);
+    let script = format!(
+        "#!/bin/sh\necho \"$@\" > {args}\nwhile [ $# -gt 0 ]; do\n  if [ \"$1\" = -o ]; then /bin/cp {module} \"$2\"; fi\n  \
+         shift\ndone\n",
+        args = bin.join("tinygo-args").display(),
+        module = module.display(),
+    );
+    std::fs::write(bin.join("tinygo"), script).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.join("tinygo"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    bin
+}
+
+#[cfg(unix)]
+#[test]
+fn build_uses_tinygo_when_the_project_asks_or_when_it_is_the_only_go() {
+    let dir = scratch("build-tinygo");
+    let bin = fake_tinygo(&dir);
+    let project = dir.join("gopher");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("go.mod"), "module example.com/gopher\n\ngo 1.24\n").unwrap();
+
+    // No standard Go, tinygo on the PATH: TinyGo, said on stderr.
+    let (code, stdout, stderr) = run(without_toolchains(&dir, &["build", "gopher"]).env("PATH", &bin));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stderr.contains("no standard Go") && stderr.contains("building with tinygo"), "{stderr}");
+    assert!(stdout.contains("built with  tinygo -target=wasip1 -buildmode=c-shared"), "{stdout}");
+    assert!(stdout.contains("extensions  CalcOrderedItems, NewOrder"), "{stdout}");
+    let args = std::fs::read_to_string(bin.join("tinygo-args")).unwrap();
+    assert!(
+        args.starts_with("build -target=wasip1 -buildmode=c-shared -gc=leaking -scheduler=none -opt=2 -o "),
+        "{args}"
+    );
+    assert_eq!(std::fs::read(project.join("gopher.wasm")).unwrap(), extwasm_rust_examples::BASICUSAGE.wasm);
+
+    // Asked for in go.mod: TinyGo, even with a standard Go at hand.
+    std::fs::remove_file(project.join("gopher.wasm")).unwrap();
+    std::fs::write(project.join("go.mod"), "module gopher\n\n// extwasm: tinygo\ngo 1.24\n").unwrap();
+    let path = std::env::join_paths(
+        [bin.clone()].into_iter().chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(extwasm(&dir, &["build", "gopher", "-o", "x.wasm"]).env("PATH", path));
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(!stderr.contains("no standard Go"), "{stderr}");
+    assert!(stdout.contains("built with  tinygo"), "{stdout}");
+    assert!(dir.join("x.wasm").is_file() && !project.join("gopher.wasm").exists());
+}
+
 /// The scaffold's projects build into these, shared between runs.
 fn cargo_target(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
