@@ -495,6 +495,56 @@ mod tests {
         assert_eq!(info.imports[1].item.signature().unwrap().to_string(), "(i32) -> i64");
     }
 
+    /// A module with one function import `module.name` of `signature` (wat),
+    /// and the exports some imports need (`WasmOnReadValue`, `malloc`).
+    fn importing(module: &str, name: &str, signature: &str) -> String {
+        let callback = abi::guest_export(abi::export::ON_READ_VALUE).unwrap();
+        let callback = wat_signature(callback.params, callback.results);
+        format!(
+            r#"(module (import "{module}" "{name}" (func {signature})) (memory (export "memory") 1)
+                 (func (export "WasmAbiVersion_0_0_1")) (func (export "WasmOnReadValue") {callback})
+                 (func (export "malloc") (param i32) (result i32) (i32.const 0x400))
+                 (func (export "run")))"#
+        )
+    }
+
+    fn wat_signature(params: &[ValType], results: &[ValType]) -> String {
+        let list = |types: &[ValType]| types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(" ");
+        format!("(param {}) (result {})", list(params), list(results))
+    }
+
+    #[test]
+    fn import_statuses_agree_with_what_the_engine_links() {
+        // WASI_SUPPORTED and WASI_DENIED copy the engine's tables: every
+        // import they accept must load, and a wrong signature must not.
+        let engine = extwasm_engine::Engine::new(extwasm_engine::Config::default()).unwrap();
+        let mut cases: Vec<(&str, &str, String)> = Vec::new();
+        for host in abi::HOST_IMPORTS {
+            cases.push((abi::HOST_MODULE, host.name, wat_signature(host.params, host.results)));
+        }
+        for (name, params, results) in WASI_SUPPORTED {
+            cases.push((abi::WASI_MODULE, name, wat_signature(params, results)));
+        }
+        for name in WASI_DENIED {
+            cases.push((abi::WASI_MODULE, name, "(param i32 i64) (result i32)".to_owned()));
+        }
+        for (module, name, signature) in &cases {
+            let accepted = importing(module, name, signature);
+            let status = import_status(&ModuleInfo::parse(accepted.as_bytes()).unwrap().imports[0]);
+            assert!(status.matches(), "{module}.{name}: {status:?}");
+            let loaded = engine.load_package("p", accepted.as_bytes(), &["run"]);
+            assert!(loaded.is_ok(), "{module}.{name} {signature}: {:?}", loaded.err().map(|e| e.to_string()));
+
+            let wrong = importing(module, name, "(param f32)");
+            let status = import_status(&ModuleInfo::parse(wrong.as_bytes()).unwrap().imports[0]);
+            assert!(!status.matches(), "{module}.{name} (f32) -> (): {status:?}");
+            assert!(engine.load_package("p", wrong.as_bytes(), &["run"]).is_err(), "{module}.{name} (f32) -> ()");
+        }
+        let unknown = importing(abi::HOST_MODULE, "hostNoSuch", "");
+        assert_eq!(import_status(&ModuleInfo::parse(unknown.as_bytes()).unwrap().imports[0]), ImportStatus::Unknown);
+        assert!(engine.load_package("p", unknown.as_bytes(), &["run"]).is_err());
+    }
+
     #[test]
     fn garbage_is_an_invalid_module() {
         let error = ModuleInfo::parse(b"\0asm\x01\0\0\0\x01").unwrap_err();
