@@ -256,6 +256,7 @@ fn build_without_the_toolchain_is_a_typed_error_with_exit_2() {
 
 /// A `tinygo` that records its arguments in `tinygo-args` beside it and
 /// "compiles" the Rust example `basicusage` to its `-o` file.
+#[cfg(unix)]
 fn fake_tinygo(dir: &Path) -> PathBuf {
     let bin = dir.join("fake-bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -267,11 +268,8 @@ fn fake_tinygo(dir: &Path) -> PathBuf {
         module = module.display(),
     );
     std::fs::write(bin.join("tinygo"), script).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(bin.join("tinygo"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin.join("tinygo"), std::fs::Permissions::from_mode(0o755)).unwrap();
     bin
 }
 
