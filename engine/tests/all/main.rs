@@ -14,7 +14,6 @@ mod common;
 
 mod boundary;
 mod cache;
-mod conformance;
 mod go_examples;
 mod hostile;
 mod limits;
