@@ -1,4 +1,7 @@
 //! `extwasm run` end to end on the real TinyGo modules.
+//!
+//! Every run has `XDG_CACHE_HOME` in cargo's tmp dir for this target: the
+//! tests share a compiled-package cache there and never write the user's.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -11,7 +14,11 @@ mod tinygo_testdata;
 use tinygo_testdata::{root, tinygo_module as tinygo};
 
 fn extwasm(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_extwasm")).args(args).output().expect("extwasm runs")
+    Command::new(env!("CARGO_BIN_EXE_extwasm"))
+        .env("XDG_CACHE_HOME", concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg-cache"))
+        .args(args)
+        .output()
+        .expect("extwasm runs")
 }
 
 fn report(output: &Output) -> Json {
@@ -351,6 +358,7 @@ fn concurrent_applies_take_turns_and_lose_nothing() {
     let runs: Vec<_> = (0..4)
         .map(|_| {
             Command::new(env!("CARGO_BIN_EXE_extwasm"))
+                .env("XDG_CACHE_HOME", concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg-cache"))
                 .current_dir(&dir)
                 .args(["run", "guest.wat", "insert", "--state", "state.json", "--apply", "--repeat", "100"])
                 .stdout(Stdio::null())
@@ -376,6 +384,7 @@ fn apply_waits_for_the_lock_and_plain_runs_do_not() {
     held.lock().unwrap();
     let guest = dir.join("guest.wat");
     let mut apply = Command::new(env!("CARGO_BIN_EXE_extwasm"))
+        .env("XDG_CACHE_HOME", concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg-cache"))
         .args(["run", guest.to_str().unwrap(), "insert", "--state", state.to_str().unwrap(), "--apply"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -422,6 +431,7 @@ fn a_write_past_the_file_size_limit_leaves_the_state_whole() {
     let state = dir.join("state.json");
     let guest = dir.join("guest.wat");
     let out = Command::new("sh")
+        .env("XDG_CACHE_HOME", concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg-cache"))
         .args(["-c", r#"ulimit -f 2048 && exec "$0" "$@""#, env!("CARGO_BIN_EXE_extwasm"), "run"])
         .args([guest.to_str().unwrap(), "insert", "--state", state.to_str().unwrap(), "--apply"])
         .output()
@@ -553,6 +563,7 @@ fn load_timeout_stops_a_module_whose_initialisation_never_ends() {
     )
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_extwasm"))
+        .env("XDG_CACHE_HOME", concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg-cache"))
         .args(["run", module.to_str().unwrap(), "ext", "--state", dir.join("state.json").to_str().unwrap()])
         .args(["--load-timeout-ms", "200"])
         .stdout(Stdio::piped())

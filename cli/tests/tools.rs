@@ -23,6 +23,8 @@ fn scratch(name: &str) -> PathBuf {
 
 fn extwasm(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_extwasm"));
+    // Never the user's compiled-package cache.
+    command.env("XDG_CACHE_HOME", concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg-cache"));
     command.current_dir(dir).args(args);
     command
 }
