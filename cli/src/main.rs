@@ -4,9 +4,10 @@
 //! extwasm run MODULE EXTENSION --state FILE [--package NAME] [--apply] [--memory-limit-pages N]
 //!     [--repeat N] [--timeout-ms MS] [--fuel N] [--isolation reuse|fresh] [--restore-threshold-pages N]
 //!     [--host-budget-bytes N] [--max-handles N] [--load-timeout-ms MS]
+//! extwasm bench MODULE EXTENSION --state FILE [--threads N] [--seconds S] [--json] [--metrics]
 //! ```
 //!
-//! Prints one JSON object on stdout: the last invocation's result and the
+//! `run` prints one JSON object on stdout: the last invocation's result and the
 //! worker's stats. Exit codes: 0 every invocation succeeded, 1 one failed
 //! (the JSON says how the last one ended), 2 usage, load or state-file error
 //! (one line on stderr).
@@ -24,6 +25,7 @@
 //! 256 bytes of the memory limit) and `--load-timeout-ms` (deadline of the
 //! module's initialisation at load; default 10 000, 0: none).
 
+mod bench;
 mod state_file;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +48,8 @@ struct Cli {
 enum Command {
     /// Invoke EXTENSION of MODULE against the state in --state and print the result as JSON.
     Run(RunArgs),
+    /// Invoke EXTENSION on a pool of threads for a while; print throughput and latency.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -118,6 +122,16 @@ fn main() -> ExitCode {
                 if succeeded { ExitCode::SUCCESS } else { ExitCode::from(1) }
             }
             Err(SetupError(message)) => {
+                eprintln!("extwasm: {}", message.replace('\n', " "));
+                ExitCode::from(2)
+            }
+        },
+        Command::Bench(args) => match bench::bench(&args) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(bench::BenchError(message)) => {
                 eprintln!("extwasm: {}", message.replace('\n', " "));
                 ExitCode::from(2)
             }
