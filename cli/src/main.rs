@@ -4,9 +4,14 @@
 //! extwasm run MODULE EXTENSION --state FILE [--package NAME] [--apply] [--memory-limit-pages N]
 //!     [--repeat N] [--timeout-ms MS] [--fuel N] [--isolation reuse|fresh] [--restore-threshold-pages N]
 //!     [--host-budget-bytes N] [--max-handles N] [--load-timeout-ms MS] [--cache-dir DIR | --no-cache]
+//! extwasm bench MODULE EXTENSION --state FILE [--threads N] [--seconds S] [--json] [--metrics]
+//! extwasm new PATH --lang rust|go [--name NAME]
+//! extwasm build [PATH] [-o OUT.wasm]
+//! extwasm inspect MODULE [--json]
+//! extwasm test SCENARIOS.json --module M.wasm [--module ...]
 //! ```
 //!
-//! Prints one JSON object on stdout: the last invocation's result and the
+//! `run` prints one JSON object on stdout: the last invocation's result and the
 //! worker's stats. Exit codes: 0 every invocation succeeded, 1 one failed
 //! (the JSON says how the last one ended), 2 usage, load or state-file error
 //! (one line on stderr).
@@ -33,6 +38,7 @@
 //! (a cache entry it could not use, a restore threshold at or below the
 //! snapshot) goes to stderr, one line each.
 
+mod bench;
 mod state_file;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +69,8 @@ enum Command {
     Inspect(extwasm_cli::inspect::Args),
     /// Run a file of scenarios on modules; PASS or FAIL per scenario.
     Test(extwasm_cli::test::Args),
+    /// Invoke EXTENSION on a pool of threads for a while; print throughput and latency.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -149,6 +157,16 @@ fn main() -> ExitCode {
         Command::Build(args) => extwasm_cli::build::main(&args),
         Command::Inspect(args) => extwasm_cli::inspect::main(&args),
         Command::Test(args) => extwasm_cli::test::main(&args),
+        Command::Bench(args) => match bench::bench(&args) {
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(bench::BenchError(message)) => {
+                eprintln!("extwasm: {}", message.replace('\n', " "));
+                ExitCode::from(2)
+            }
+        },
     }
 }
 
