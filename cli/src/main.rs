@@ -228,10 +228,14 @@ fn run(args: &RunArgs) -> Result<(Json, bool), SetupError> {
     }
     drop(locked);
 
+    // What the guest says of its heap, where it exports the ABI's functions.
+    // A guest whose memory-info function fails reports no heap: the run's
+    // own result stands.
+    let memory_info = worker.memory_info(&name).ok();
     let stats = worker.stats(&name).expect("the package is in the worker");
     let last_micros = *micros.last().expect("at least one invocation");
     micros.sort_by(f64::total_cmp);
-    let summary = json!({
+    let mut summary = json!({
         "micros": (last_micros * 10.0).round() / 10.0,
         "invocations": stats.invocations,
         "failures": stats.failures,
@@ -243,6 +247,15 @@ fn run(args: &RunArgs) -> Result<(Json, bool), SetupError> {
         "memory_pages": worker.memory_bytes(&name).unwrap_or(0) / 65_536,
         "peak_memory_pages": stats.peak_memory_bytes / 65_536,
     });
+    if let (Some(info), Json::Object(fields)) = (memory_info, &mut summary) {
+        let heap = [
+            ("heap_inuse", info.heap_inuse),
+            ("heap_sys", info.heap_sys),
+            ("mallocs", info.mallocs),
+            ("frees", info.frees),
+        ];
+        fields.extend(heap.into_iter().filter_map(|(key, value)| Some((key.to_owned(), json!(value?)))));
+    }
     let all_ok = failed == 0;
     if let (Some(Json::Object(fields)), Json::Object(summary)) = (report.get_mut("stats"), summary) {
         fields.extend(summary);

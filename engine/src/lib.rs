@@ -35,10 +35,12 @@
 //! ```
 #![deny(missing_docs)]
 
+mod backtrace;
 mod config;
 mod engine;
 mod host;
 mod instance;
+mod memory_info;
 mod output;
 mod package;
 mod sys;
@@ -52,6 +54,7 @@ pub use extwasm_state::{
     Field, Intent, IntentKind, JsonState, JsonStateError, JsonValue, KeyBuilder, QName, Row, Scalar, State, StateError,
     Value,
 };
+pub use memory_info::{MemoryInfo, RestoreWhen};
 pub use package::{Extension, NotPreinitialized, Package};
 pub use worker::{Invocation, Stats, Worker};
 

@@ -8,6 +8,7 @@ use extwasm_host::LoadError;
 use extwasm_state::names::NameIndex;
 use wasmtime::FuncType;
 
+use crate::backtrace::FuncNames;
 use crate::engine::Engine;
 use crate::instance::{self, Blueprint};
 use crate::validate;
@@ -66,11 +67,7 @@ impl Package {
     pub fn extension(&self, name: &str) -> Result<Extension> {
         match self.inner.extension_index.get(name) {
             Some(index) => Ok(Extension { package: self.clone(), index }),
-            None => Err(Error::UnknownExtension {
-                package: self.name().to_owned(),
-                extension: name.to_owned(),
-                known: self.extensions().collect::<Vec<_>>().join(", "),
-            }),
+            None => Err(Error::unknown_extension(self.name(), name, self.extensions())),
         }
     }
 
@@ -158,10 +155,12 @@ impl Engine {
                 Err(reason)
             }
         };
+        let func_names = Arc::new(FuncNames::of_module(&binary));
         let blueprint = |preinitialized| Blueprint {
             name: name.into(),
             extensions: validated.extensions.clone().into(),
             preinitialized,
+            func_names,
         };
         let (blueprint, module, not_preinitialized) = match outcome {
             Ok(snapshot) => (blueprint(Some(snapshot.exchange)), snapshot.module, None),

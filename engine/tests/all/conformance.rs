@@ -128,16 +128,9 @@ fn build(column: &Column, module: &str) -> Option<Build> {
     match column.kind.as_str() {
         "tinygo" => {
             let file = column.files.get(module)?.as_str()?;
-            let dir = std::env::var_os("EXTWASM_TINYGO_TESTDATA")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| root().join("../shared/reference/tinygo-testdata"));
-            match std::fs::read(dir.join(file)) {
-                Ok(wasm) => Some(Build::Wasm { extensions: extension_exports(&wasm), wasm }),
-                Err(e) => {
-                    eprintln!("SKIPPED: column {}: {} ({e})", column.name, dir.join(file).display());
-                    None
-                }
-            }
+            // Skipped loudly when missing; under CI, a failure.
+            let wasm = crate::common::tinygo_testdata::tinygo_bytes(file)?;
+            Some(Build::Wasm { extensions: extension_exports(&wasm), wasm })
         }
         "rust" => {
             let m = extwasm_rust_examples::ALL.iter().find(|m| m.name == module)?;

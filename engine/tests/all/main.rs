@@ -20,3 +20,4 @@ mod load;
 mod restore;
 mod rust_examples;
 mod tinygo;
+mod tools;
