@@ -104,7 +104,6 @@ pub fn shape_wat(extensions: usize, pages: u32, max_pages: Option<u32>, initiali
 /// one memory and table within the engine's pool limits, small modules.
 fn config() -> wasm_smith::Config {
     wasm_smith::Config {
-        compact_imports_enabled: false,
         gc_enabled: false,
         reference_types_enabled: false,
         exceptions_enabled: false,

@@ -152,7 +152,7 @@ impl<V> Field<'_, V> {
 /// The engine keeps the handles it hands to a guest until the next invocation
 /// starts, and asks for one field at a time. Which of the embedder's types a
 /// guest may read as which [`FieldType`] is decided by the engine (see
-/// [`crate::Error::TypeMismatch`]): integers read as any integer width they fit
+/// the host's `Error::TypeMismatch`): integers read as any integer width they fit
 /// and as floats, strings also read as bytes.
 ///
 /// `Send`: an instance, with the handles it holds, may be handed to the
@@ -176,7 +176,7 @@ pub trait Value: Sized + Send + 'static {
 }
 
 /// An error of the embedder's state (an I/O failure, say). It fails the
-/// invocation that met it, as [`crate::Error::State`].
+/// invocation that met it, as the host's `Error::State`.
 #[derive(Debug)]
 pub struct StateError {
     message: String,
