@@ -281,6 +281,20 @@ mod tests {
     }
 
     #[test]
+    fn a_standard_go_modules_names_are_restored() {
+        if extwasm_go_examples::skipped("restoring the names of a standard Go module") {
+            return;
+        }
+        let restored = FuncNames::of_module(extwasm_go_examples::BASICUSAGE.wasm);
+        let names: Vec<&str> = restored.restored.values().map(|name| &**name).collect();
+        // The runtime's methods on pointers, and packages with a path.
+        for expected in ["internal/abi.(*Type).DescriptorSize", "internal/runtime/maps.(*Map).putSlotSmall"] {
+            assert!(names.contains(&expected), "{expected} not among {} restored names", names.len());
+        }
+        assert!(names.iter().all(|name| !name.contains(".__")), "{names:?}");
+    }
+
+    #[test]
     fn long_paths_keep_their_end() {
         let path = format!("/{}/src/lib.rs", "d".repeat(300));
         let kept = path_excerpt(&path);
