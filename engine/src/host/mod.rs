@@ -168,7 +168,7 @@ impl<S: State> HostCtx<S> {
     /// read): like an invocation of no extension, so the deadline starts
     /// now and the last invocation's handles are stale.
     pub(crate) fn begin_query(&mut self) {
-        self.session.begin(None, self.timeout);
+        self.session.begin_memory_info(self.timeout);
         self.pending = None;
         self.exit_code = None;
         self.limiter.denied = None;

@@ -250,6 +250,7 @@ fn a_heap_read_that_fails_restores_and_never_fails_the_invocation() {
         let error = worker.memory_info(PKG).unwrap_err();
         let expected = if body == "unreachable" { ErrorKind::Trap } else { ErrorKind::Timeout };
         assert_eq!(error.kind(), expected, "{body}: {error}");
+        assert!(error.to_string().contains("pkg/<memory info>"), "{body}: {error}");
         assert_eq!(worker.stats(PKG).unwrap().restores, 3, "{body}: the failed read restored it");
         assert_eq!(worker.memory_bytes(PKG), Some(1 << 16), "{body}: back to the snapshot");
         intents(&mut worker, PKG, "grow", &state).unwrap_or_else(|e| panic!("{body}: after the failed read: {e}"));
