@@ -31,7 +31,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use extwasm_engine::{Config, Engine, Error, Isolation, JsonState, Worker};
+use extwasm_engine::{Config, Engine, Error, Isolation, JsonState, RestoreWhen, Worker};
 use serde_json::{Value as Json, json};
 use state_file::StateFile;
 
@@ -81,6 +81,9 @@ struct RunArgs {
     /// Restore the instance between invocations once its memory exceeds N pages (default: half the limit).
     #[arg(long, value_name = "N")]
     restore_threshold_pages: Option<u32>,
+    /// Instead, restore it before an invocation when the guest's heap in use (WasmGetHeapInuse) exceeds N bytes.
+    #[arg(long, value_name = "N", conflicts_with = "restore_threshold_pages")]
+    restore_heap_inuse_bytes: Option<u64>,
     /// Bytes the host may hold for one invocation: key builders, rows, intents (default: the memory limit).
     #[arg(long, value_name = "N")]
     host_budget_bytes: Option<usize>,
@@ -151,6 +154,9 @@ fn config(args: &RunArgs) -> Config {
         .load_timeout((args.load_timeout_ms > 0).then(|| Duration::from_millis(args.load_timeout_ms)));
     if let Some(pages) = args.restore_threshold_pages {
         config = config.restore_threshold_pages(pages);
+    }
+    if let Some(bytes) = args.restore_heap_inuse_bytes {
+        config = config.restore_when(RestoreWhen::HeapInuseBytes(bytes));
     }
     if let Some(bytes) = args.host_budget_bytes {
         config = config.host_budget_bytes(bytes);

@@ -100,3 +100,34 @@ fn a_memory_limit_error_keeps_tinygos_own_panic_line() {
     assert!(message.starts_with("extension allocs-pkg/arrAppend2 exceeded its memory limit of 3 pages"), "{message}");
     assert!(message.ends_with("; the guest said: panic: runtime error: out of memory"), "{message}");
 }
+
+#[test]
+fn a_leaking_guest_is_restored_by_its_heap_in_use() {
+    let module = module_file(&extwasm_rust_examples::ALLOCS);
+    let benchmarks = state("benchmarks.json");
+    let run = |flags: &[&str]| {
+        let mut args = vec!["run", module.to_str().unwrap(), "leak", "--state", &benchmarks, "--repeat", "20"];
+        args.extend_from_slice(flags);
+        let out = extwasm(&args);
+        assert_eq!(out.status.code(), Some(0), "{flags:?}: {}", String::from_utf8_lossy(&out.stderr));
+        report(&out)["stats"].clone()
+    };
+    // 20 leaks of 64 KiB: under half the memory limit, never restored by pages.
+    assert_eq!(run(&[])["restores"], 0);
+    let stats = run(&["--restore-heap-inuse-bytes", "262144"]);
+    assert!(stats["restores"].as_u64().unwrap() >= 3, "{stats}");
+    assert!(stats["heap_inuse"].as_u64().unwrap() <= 262_144 + 2 * 65_536, "{stats}");
+    // One threshold or the other.
+    let out = extwasm(&[
+        "run",
+        module.to_str().unwrap(),
+        "leak",
+        "--state",
+        &state("benchmarks.json"),
+        "--restore-heap-inuse-bytes",
+        "1",
+        "--restore-threshold-pages",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
