@@ -46,6 +46,14 @@ struct Cli {
 enum Command {
     /// Invoke EXTENSION of MODULE against the state in --state and print the result as JSON.
     Run(RunArgs),
+    /// Create an extension project (one projector, its unit tests, scenarios, a README).
+    New(extwasm_cli::new::Args),
+    /// Build an extension project (Rust, Go or TinyGo) into a module the engine loads.
+    Build(extwasm_cli::build::Args),
+    /// Show a module's ABI version, extensions, imports, exports, memory and load time.
+    Inspect(extwasm_cli::inspect::Args),
+    /// Run a file of scenarios on modules; PASS or FAIL per scenario.
+    Test(extwasm_cli::test::Args),
 }
 
 #[derive(clap::Args)]
@@ -125,6 +133,10 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::New(args) => extwasm_cli::new::main(&args),
+        Command::Build(args) => extwasm_cli::build::main(&args),
+        Command::Inspect(args) => extwasm_cli::inspect::main(&args),
+        Command::Test(args) => extwasm_cli::test::main(&args),
     }
 }
 

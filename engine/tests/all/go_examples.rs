@@ -4,7 +4,7 @@
 //! collector, `_initialize`, the WASI functions it imports, and panics that
 //! the runtime prints to stderr before it aborts.
 //!
-//! What they do is compared with TinyGo and Rust in `conformance.rs`; here is
+//! What they do is compared with TinyGo and Rust in `cli/tests/conformance.rs`; here is
 //! what is particular to Go: loading and pre-initialisation, panics and
 //! failed host calls unwinding Go frames, memory (limits, restores, the
 //! exchange buffer's extra blocks freed), and host calls that do not

@@ -13,7 +13,6 @@
 mod common;
 
 mod boundary;
-mod conformance;
 mod go_examples;
 mod hostile;
 mod load;
