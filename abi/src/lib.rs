@@ -524,6 +524,49 @@ pub const GUEST_EXPORTS: &[GuestExport] = &[
     },
 ];
 
+/// A WASI preview 1 function the host provides (module [`WASI_MODULE`]):
+/// what TinyGo's and Go's runtimes import, and what the Rust SDK's `log!`
+/// writes with (`fd_write`). Not part of ABI 0.0.1 itself; the host answers
+/// them as `docs/ABI.md` says (output captured, clocks and entropy real, no
+/// filesystem).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WasiImport {
+    /// Function name.
+    pub name: &'static str,
+    /// Parameter types, in order.
+    pub params: &'static [ValType],
+    /// Result types.
+    pub results: &'static [ValType],
+}
+
+/// The WASI preview 1 functions the host implements. (Filesystem and
+/// socket functions link too, with the module's signature, and fail.)
+pub const WASI_IMPORTS: &[WasiImport] = &[
+    WasiImport { name: "fd_write", params: &[I32, I32, I32, I32], results: &[I32] },
+    WasiImport { name: "proc_exit", params: &[I32], results: &[] },
+    WasiImport { name: "clock_time_get", params: &[I32, I64, I32], results: &[I32] },
+    WasiImport { name: "random_get", params: &[I32, I32], results: &[I32] },
+    WasiImport { name: "args_get", params: &[I32, I32], results: &[I32] },
+    WasiImport { name: "args_sizes_get", params: &[I32, I32], results: &[I32] },
+    WasiImport { name: "environ_get", params: &[I32, I32], results: &[I32] },
+    WasiImport { name: "environ_sizes_get", params: &[I32, I32], results: &[I32] },
+    WasiImport { name: "sched_yield", params: &[], results: &[I32] },
+    WasiImport { name: "poll_oneoff", params: &[I32, I32, I32, I32], results: &[I32] },
+];
+
+/// Looks up a WASI function the host implements by name; a `const fn`, like
+/// [`host_import`].
+pub const fn wasi_import(name: &str) -> Option<&'static WasiImport> {
+    let mut i = 0;
+    while i < WASI_IMPORTS.len() {
+        if names_equal(WASI_IMPORTS[i].name, name) {
+            return Some(&WASI_IMPORTS[i]);
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Export names an extension may not have besides those starting with
 /// [`RESERVED_EXTENSION_PREFIX`].
 pub const RESERVED_EXTENSION_NAMES: &[&str] =

@@ -46,7 +46,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use extwasm_engine::{CacheStatus, Config, Engine, Error, Isolation, JsonState, Worker};
+use extwasm_engine::{CacheStatus, Config, Engine, Error, Isolation, JsonState, RestoreWhen, Worker};
 use serde_json::{Value as Json, json};
 use state_file::StateFile;
 
@@ -106,6 +106,9 @@ struct RunArgs {
     /// Restore the instance between invocations once its memory exceeds N pages (default: half the limit).
     #[arg(long, value_name = "N")]
     restore_threshold_pages: Option<u32>,
+    /// Instead, restore it before an invocation when the guest's heap in use (WasmGetHeapInuse) exceeds N bytes.
+    #[arg(long, value_name = "N", conflicts_with = "restore_threshold_pages")]
+    restore_heap_inuse_bytes: Option<u64>,
     /// Bytes the host may hold for one invocation: key builders, rows, intents (default: the memory limit).
     #[arg(long, value_name = "N")]
     host_budget_bytes: Option<usize>,
@@ -198,6 +201,9 @@ fn config(args: &RunArgs) -> Config {
     if let Some(pages) = args.restore_threshold_pages {
         config = config.restore_threshold_pages(pages);
     }
+    if let Some(bytes) = args.restore_heap_inuse_bytes {
+        config = config.restore_when(RestoreWhen::HeapInuseBytes(bytes));
+    }
     if let Some(bytes) = args.host_budget_bytes {
         config = config.host_budget_bytes(bytes);
     }
@@ -279,10 +285,14 @@ fn run(args: &RunArgs) -> Result<(Json, bool), SetupError> {
     }
     drop(locked);
 
+    // What the guest says of its heap, where it exports the ABI's functions.
+    // A guest whose memory-info function fails reports no heap: the run's
+    // own result stands.
+    let memory_info = worker.memory_info(&name).ok();
     let stats = worker.stats(&name).expect("the package is in the worker");
     let last_micros = *micros.last().expect("at least one invocation");
     micros.sort_by(f64::total_cmp);
-    let summary = json!({
+    let mut summary = json!({
         "load_micros": (load_micros * 10.0).round() / 10.0,
         "cache": match package.cache_status() {
             CacheStatus::Hit => "hit",
@@ -300,6 +310,15 @@ fn run(args: &RunArgs) -> Result<(Json, bool), SetupError> {
         "memory_pages": worker.memory_bytes(&name).unwrap_or(0) / 65_536,
         "peak_memory_pages": stats.peak_memory_bytes / 65_536,
     });
+    if let (Some(info), Json::Object(fields)) = (memory_info, &mut summary) {
+        let heap = [
+            ("heap_inuse", info.heap_inuse),
+            ("heap_sys", info.heap_sys),
+            ("mallocs", info.mallocs),
+            ("frees", info.frees),
+        ];
+        fields.extend(heap.into_iter().filter_map(|(key, value)| Some((key.to_owned(), json!(value?)))));
+    }
     let all_ok = failed == 0;
     if let (Some(Json::Object(fields)), Json::Object(summary)) = (report.get_mut("stats"), summary) {
         fields.extend(summary);

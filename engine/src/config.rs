@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use extwasm_abi as abi;
 
+use crate::memory_info::RestoreWhen;
 use crate::{Error, Result};
 
 /// How much an invocation may see of the ones before it.
@@ -57,7 +58,7 @@ pub struct Config {
     timeout: Option<Duration>,
     fuel: Option<u64>,
     isolation: Isolation,
-    restore_threshold_pages: Option<u32>,
+    restore_when: Option<RestoreWhen>,
     retry_out_of_memory: bool,
     max_instances: u32,
     keep_resident_bytes: usize,
@@ -68,6 +69,7 @@ pub struct Config {
     load_timeout: Option<Duration>,
     cache_dir: Option<PathBuf>,
     cache_limit_bytes: u64,
+    backtrace_lines: bool,
 }
 
 impl Default for Config {
@@ -79,7 +81,7 @@ impl Default for Config {
             timeout: Some(Duration::from_secs(10)),
             fuel: None,
             isolation: Isolation::Reuse,
-            restore_threshold_pages: None,
+            restore_when: None,
             retry_out_of_memory: true,
             max_instances: 256,
             keep_resident_bytes: 128 << 20,
@@ -90,6 +92,7 @@ impl Default for Config {
             load_timeout: Some(Duration::from_secs(10)),
             cache_dir: None,
             cache_limit_bytes: 1 << 30,
+            backtrace_lines: true,
         }
     }
 }
@@ -120,12 +123,27 @@ impl Config {
 
     /// Restore an instance between invocations once its memory exceeds this
     /// many pages (default: half the memory limit), so a leaking guest is
-    /// reset before it runs out. A package whose snapshot is already this
-    /// large would be restored after every invocation that grows its memory,
-    /// so its load warns ([`crate::Warning::SnapshotAtRestoreThreshold`]).
+    /// reset before it runs out: `restore_when(RestoreWhen::MemoryPages(pages))`.
+    /// A package whose snapshot is already this large would be restored
+    /// after every invocation that grows its memory, so its load warns
+    /// ([`crate::Warning::SnapshotAtRestoreThreshold`]).
     pub fn restore_threshold_pages(mut self, pages: u32) -> Self {
-        self.restore_threshold_pages = Some(pages);
+        self.restore_when = Some(RestoreWhen::MemoryPages(pages));
         self
+    }
+
+    /// When to restore an instance between invocations (besides after every
+    /// failure): [`RestoreWhen::MemoryPages`] (the default, at half the
+    /// memory limit) or [`RestoreWhen::HeapInuseBytes`], which asks the
+    /// guest before each invocation.
+    pub fn restore_when(mut self, when: RestoreWhen) -> Self {
+        self.restore_when = Some(when);
+        self
+    }
+
+    /// When instances are restored between invocations.
+    pub fn get_restore_when(&self) -> RestoreWhen {
+        self.restore_when.unwrap_or(RestoreWhen::MemoryPages(self.memory_limit_pages / 2))
     }
 
     /// Retry an invocation that ran out of memory once, on a restored
@@ -306,6 +324,22 @@ impl Config {
         self.load_timeout
     }
 
+    /// Whether backtraces show file:line for modules that carry DWARF
+    /// (default on). The engine then keeps a module's DWARF sections with
+    /// its compiled code and reads them when a guest fails; a module
+    /// without DWARF (the SDKs' release builds) costs nothing more either
+    /// way, and a successful invocation never does. Off, such a module
+    /// loads faster and takes less memory, and its frames show names only.
+    pub fn backtrace_lines(mut self, enabled: bool) -> Self {
+        self.backtrace_lines = enabled;
+        self
+    }
+
+    /// Whether backtraces show file:line.
+    pub fn get_backtrace_lines(&self) -> bool {
+        self.backtrace_lines
+    }
+
     /// The invocation deadline.
     pub fn get_timeout(&self) -> Option<Duration> {
         self.timeout
@@ -321,9 +355,14 @@ impl Config {
         self.isolation
     }
 
-    /// The restore threshold in pages.
+    /// The restore threshold in pages: that of [`RestoreWhen::MemoryPages`],
+    /// else half the memory limit (which applies to a guest that does not
+    /// say its heap in use).
     pub fn get_restore_threshold_pages(&self) -> u32 {
-        self.restore_threshold_pages.unwrap_or(self.memory_limit_pages / 2)
+        match self.get_restore_when() {
+            RestoreWhen::MemoryPages(pages) => pages,
+            _ => self.memory_limit_pages / 2,
+        }
     }
 
     /// Whether out-of-memory invocations are retried.

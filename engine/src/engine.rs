@@ -4,6 +4,7 @@
 //! workers' path).
 
 use std::collections::HashSet;
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use extwasm_host::LoadError;
 use extwasm_state::budget::{Clock, PUBLISHED_TICKS};
 
+use crate::backtrace::MAX_FRAMES;
 use crate::config::Config;
 use crate::{Error, Result};
 
@@ -90,7 +92,15 @@ impl Engine {
             .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool))
             .memory_init_cow(true)
             .epoch_interruption(config.uses_epochs())
-            .consume_fuel(config.get_fuel().is_some());
+            .consume_fuel(config.get_fuel().is_some())
+            // Set, not left to WASMTIME_BACKTRACE_DETAILS in the environment.
+            .wasm_backtrace_details(match config.get_backtrace_lines() {
+                true => wasmtime::WasmBacktraceDetails::Enable,
+                false => wasmtime::WasmBacktraceDetails::Disable,
+            })
+            // One frame more than an error keeps: a longer stack is told
+            // from one of exactly that many.
+            .wasm_backtrace_max_frames(NonZeroUsize::new(MAX_FRAMES + 1));
         let wasmtime =
             wasmtime::Engine::new(&wasmtime_config).map_err(|e| Error::config("wasmtime", format!("{e:#}")))?;
         let clock = Clock::new(EPOCH_TICK, PUBLISHED_TICKS);

@@ -80,9 +80,11 @@ use extwasm_state::{Field, KeyBuilder, State, StateError, Value};
 use wasmtime::{Instance, InstancePre, Linker, Module, Store, TypedFunc, UpdateDeadline};
 use wasmtime_wizer::{InstanceState, SnapshotVal, Wizer};
 
+use crate::backtrace::FuncNames;
 use crate::config::Config;
 use crate::engine::{Engine, Slot, ticks};
 use crate::host::{self, HostCtx};
+use crate::memory_info::HeapInuse;
 use crate::worker::trap_text;
 use crate::{Error, Result};
 
@@ -95,6 +97,9 @@ pub(crate) struct Blueprint {
     /// `Some(exchange buffer address)` when the module is the pre-initialised
     /// snapshot (instances need no initialisation).
     pub(crate) preinitialized: Option<u32>,
+    /// Function names for backtraces that the name section does not say
+    /// as the source does (standard Go's).
+    pub(crate) func_names: Arc<FuncNames>,
 }
 
 /// The state of a store that never invokes an extension (initialisation at
@@ -137,6 +142,10 @@ impl State for NoState {
 pub(crate) struct Live<S: State> {
     pub(crate) store: Store<HostCtx<S>>,
     pub(crate) extensions: Vec<TypedFunc<(), ()>>,
+    /// For the exports only some callers want (the memory-info functions).
+    pub(crate) instance: Instance,
+    /// `WasmGetHeapInuse`, once looked up (see [`crate::memory_info`]).
+    pub(crate) heap_inuse: HeapInuse,
     /// Dropped after the store (field order), which frees the slot.
     pub(crate) slot: Slot,
 }
@@ -310,10 +319,10 @@ pub(crate) fn instantiate<S: State>(
         // Validation checked each extension is a `() -> ()` function.
         let func = instance
             .get_typed_func::<(), ()>(&mut store, extension)
-            .map_err(|_| Error::load(name, LoadError::MissingExtension { extension: extension.to_string() }))?;
+            .map_err(|_| Error::load(name, crate::validate::missing_extension(pre.module(), extension)))?;
         extensions.push(func);
     }
-    Ok(Live { store, extensions, slot })
+    Ok(Live { store, extensions, instance, heap_inuse: None, slot })
 }
 
 /// A linker with every host function, plus the WASI functions `package`

@@ -35,12 +35,14 @@
 //! ```
 #![deny(missing_docs)]
 
+mod backtrace;
 mod cache;
 mod config;
 mod engine;
 mod host;
 mod instance;
 mod limits;
+mod memory_info;
 mod output;
 mod package;
 mod sys;
@@ -55,6 +57,7 @@ pub use extwasm_state::{
     Value,
 };
 pub use limits::PackageLimits;
+pub use memory_info::{MemoryInfo, RestoreWhen};
 pub use package::{CacheRejection, CacheStatus, Extension, NotPreinitialized, Package, Warning};
 pub use worker::{Invocation, Stats, Worker};
 

@@ -25,6 +25,10 @@ pub(crate) struct Limits {
     pub(crate) isolation: Isolation,
     /// Restore between invocations once memory is larger than this.
     pub(crate) restore_above_bytes: usize,
+    /// `Some(bytes)`: restore when the guest says its heap in use is over
+    /// this ([`crate::RestoreWhen::HeapInuseBytes`]); `restore_above_bytes`
+    /// then judges only a guest that cannot say.
+    pub(crate) restore_heap_inuse_bytes: Option<u64>,
     pub(crate) retry_out_of_memory: bool,
 }
 

@@ -28,7 +28,8 @@ pub(crate) struct Output {
     /// limit), so it cannot be a panic line.
     unseen: [bool; 2],
     scanned: usize,
-    panic_line: Option<String>,
+    /// The first panic line as printed, and the length of its prefix.
+    panic_line: Option<(String, usize)>,
 }
 
 impl Output {
@@ -94,17 +95,23 @@ impl Output {
         if self.panic_line.is_none()
             && let Some(prefix) = PANIC_PREFIXES.iter().find(|prefix| line.starts_with(prefix))
         {
-            let message = String::from_utf8_lossy(&line[prefix.len()..]);
-            self.panic_line = Some(message.trim_end().to_owned());
+            let printed = String::from_utf8_lossy(line);
+            self.panic_line = Some((printed.trim_end().to_owned(), prefix.len()));
         }
         line.clear();
     }
 
     /// The message of the first `panic: ` line, counting an unterminated last line.
     pub(crate) fn panic_message(&mut self) -> Option<String> {
+        self.panic_line().map(|(line, prefix)| line[prefix..].to_owned())
+    }
+
+    /// The first panic line as printed (`panic: …`, `fatal error: …`), and
+    /// the length of its prefix.
+    pub(crate) fn panic_line(&mut self) -> Option<(&str, usize)> {
         self.finish_line(0);
         self.finish_line(1);
-        self.panic_line.clone()
+        self.panic_line.as_ref().map(|(line, prefix)| (line.as_str(), (*prefix).min(line.len())))
     }
 
     /// What was captured (lossy UTF-8), with a note when output was dropped.
@@ -151,6 +158,7 @@ mod tests {
         let mut out = Output::new(1024);
         out.write(1, b"fatal error: out of memory\n\ngoroutine 1 [running]:\n");
         assert_eq!(out.panic_message().as_deref(), Some("out of memory"));
+        assert_eq!(out.panic_line(), Some(("fatal error: out of memory", "fatal error: ".len())));
     }
 
     #[test]

@@ -10,11 +10,13 @@ use extwasm_host::LoadError;
 use extwasm_state::names::NameIndex;
 use wasmtime::FuncType;
 
+use crate::backtrace::FuncNames;
 use crate::cache;
 use crate::config::{Config, Isolation};
 use crate::engine::{Engine, ticks};
 use crate::instance::{self, Blueprint};
 use crate::limits::{Limits, PackageLimits};
+use crate::memory_info::RestoreWhen;
 use crate::validate;
 use crate::{Error, Result};
 
@@ -194,11 +196,7 @@ impl Package {
     pub fn extension(&self, name: &str) -> Result<Extension> {
         match self.inner.extension_index.get(name) {
             Some(index) => Ok(Extension { package: self.clone(), index }),
-            None => Err(Error::UnknownExtension {
-                package: self.name().to_owned(),
-                extension: name.to_owned(),
-                known: self.extensions().collect::<Vec<_>>().join(", "),
-            }),
+            None => Err(Error::unknown_extension(self.name(), name, self.extensions())),
         }
     }
 
@@ -323,14 +321,14 @@ impl Engine {
         let config = limits.apply(self.config())?;
         let Some(dir) = self.config().get_cache_dir() else {
             let compiled = self.compile(name, wasm, extensions, &config)?;
-            return Ok(self.package(name, config, compiled, CacheStatus::Off, Vec::new()));
+            return Ok(self.package(name, wasm, config, compiled, CacheStatus::Off, Vec::new()));
         };
         let key = cache::key(self, &config, wasm, extensions);
         let path = cache::entry_path(dir, &key);
         let mut warnings = Vec::new();
         let limit = self.config().get_cache_limit_bytes();
         match cache::read(self, &path, &key, limit) {
-            Ok(Some(compiled)) => return Ok(self.package(name, config, compiled, CacheStatus::Hit, warnings)),
+            Ok(Some(compiled)) => return Ok(self.package(name, wasm, config, compiled, CacheStatus::Hit, warnings)),
             Ok(None) => {}
             Err((kind, reason)) => warnings.push(Warning::CacheEntryRejected { path: path.clone(), kind, reason }),
         }
@@ -338,7 +336,7 @@ impl Engine {
         if let Err(detail) = cache::write(dir, &path, &key, &compiled, limit) {
             warnings.push(Warning::CacheNotWritten { path, detail });
         }
-        Ok(self.package(name, config, compiled, CacheStatus::Miss, warnings))
+        Ok(self.package(name, wasm, config, compiled, CacheStatus::Miss, warnings))
     }
 
     /// Compiles, validates and pre-initialises `wasm` under `config` (the
@@ -392,6 +390,7 @@ impl Engine {
     fn package(
         &self,
         name: &str,
+        wasm: &[u8],
         config: Config,
         compiled: Compiled,
         cache: CacheStatus,
@@ -412,6 +411,10 @@ impl Engine {
             fuel: config.get_fuel(),
             isolation: config.get_isolation(),
             restore_above_bytes: restore_threshold_pages as usize * WASM_PAGE_SIZE as usize,
+            restore_heap_inuse_bytes: match config.get_restore_when() {
+                RestoreWhen::HeapInuseBytes(bytes) => Some(bytes),
+                RestoreWhen::MemoryPages(_) => None,
+            },
             retry_out_of_memory: config.get_retry_out_of_memory(),
         };
         let extension_index = NameIndex::new(compiled.extensions.iter().map(|e| &**e));
@@ -421,6 +424,10 @@ impl Engine {
                     name: name.into(),
                     extensions: compiled.extensions.into(),
                     preinitialized: compiled.exchange,
+                    // From the module's own name section, which a cache
+                    // entry does not keep: reading it costs less than a
+                    // copy of the names in every entry would.
+                    func_names: Arc::new(wat::parse_bytes(wasm).map(|b| FuncNames::of_module(&b)).unwrap_or_default()),
                 },
                 module: compiled.module,
                 engine: self.clone(),

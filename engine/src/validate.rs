@@ -6,6 +6,7 @@
 
 use extwasm_abi::{self as abi, HostFunction, ValType, export};
 use extwasm_host::LoadError;
+use extwasm_state::excerpt;
 use wasmtime::{ExternType, FuncType, Module};
 
 use crate::host::{DENIED_WASI, SUPPORTED_WASI};
@@ -59,7 +60,7 @@ pub(crate) fn validate(module: &Module, extensions: &[&str]) -> Result<Validated
             return Err(LoadError::ReservedName { extension: extension.to_owned() });
         }
         match func_export(extension)? {
-            None => return Err(LoadError::MissingExtension { extension: extension.to_owned() }),
+            None => return Err(missing_extension(module, extension)),
             Some(ty) => check_signature(&ty, &[], &[])
                 .map_err(|found| LoadError::ExtensionSignature { extension: extension.to_owned(), found })?,
         }
@@ -92,8 +93,8 @@ pub(crate) fn validate(module: &Module, extensions: &[&str]) -> Result<Validated
             }
             (host.params, host.results)
         } else if module_name == abi::WASI_MODULE {
-            if let Some((_, params, results)) = SUPPORTED_WASI.iter().find(|(n, ..)| *n == name) {
-                (params, results)
+            if let Some(wasi) = SUPPORTED_WASI.iter().find(|wasi| wasi.name == name) {
+                (wasi.params, wasi.results)
             } else if DENIED_WASI.contains(&name) {
                 // Denied functions link with the module's own signature, as
                 // long as they return an errno.
@@ -128,6 +129,29 @@ pub(crate) fn validate(module: &Module, extensions: &[&str]) -> Result<Validated
 
     Ok(Validated { extensions: names, denied_wasi })
 }
+
+/// The error for `extension`, which `module` does not export: it lists the
+/// exports that could be extensions (functions `() -> ()` of names the ABI
+/// does not reserve), sorted, at most [`MAX_KNOWN`], each cut short (a
+/// module names its exports at any length).
+pub(crate) fn missing_extension(module: &Module, extension: &str) -> LoadError {
+    let mut names: Vec<String> = module
+        .exports()
+        .filter(|e| !abi::is_reserved_extension_name(e.name()))
+        .filter(|e| matches!(e.ty(), ExternType::Func(ty) if check_signature(&ty, &[], &[]).is_ok()))
+        .map(|e| excerpt(e.name()))
+        .collect();
+    names.sort();
+    if names.len() > MAX_KNOWN {
+        let more = names.len() - MAX_KNOWN;
+        names.truncate(MAX_KNOWN);
+        names.push(format!("… {more} more"));
+    }
+    LoadError::missing_extension(extension, names.iter().map(String::as_str))
+}
+
+/// Exports a missing extension's error lists.
+const MAX_KNOWN: usize = 100;
 
 fn unknown(module: &str, name: &str, ty: &FuncType) -> LoadError {
     LoadError::UnknownImport { module: module.to_owned(), name: name.to_owned(), signature: render_func(ty) }

@@ -6,16 +6,19 @@ use std::collections::HashMap;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
+use extwasm_abi as abi;
 use extwasm_host::LoadError;
 use extwasm_state::names::str_eq;
 use extwasm_state::{Intent, State, excerpt};
 use wasmtime::{InstancePre, Linker, Store};
 
+use crate::backtrace::{FuncNames, backtrace_of};
 use crate::config::Isolation;
 use crate::engine::{Engine, Slot};
 use crate::host::HostCtx;
 use crate::instance::{self, Live};
 use crate::limits::Limits;
+use crate::memory_info::{self, MemoryInfo};
 use crate::package::{Extension, Package};
 use crate::{Error, ErrorKind, Result};
 
@@ -83,6 +86,9 @@ struct PackageInstance<S: State> {
     /// The package's limits, copied here: an invocation reads them with no
     /// lookup.
     limits: Limits,
+    /// No invocation ran on the instance since it was made from the
+    /// snapshot (its heap is the snapshot's: nothing to ask the guest).
+    fresh: bool,
     /// The extension the last invocation by name asked for: asked again
     /// (as embedders do, a loop of one extension), a comparison finds it
     /// instead of the name index's hash.
@@ -143,6 +149,7 @@ impl<S: State> PackageInstance<S> {
             }
         }
         self.needs_restore = false;
+        self.fresh = true;
         let took = started.elapsed();
         self.stats.restores += 1;
         self.stats.last_restore = took;
@@ -217,11 +224,29 @@ impl<S: State> PackageInstance<S> {
         }
     }
 
+    /// Whether the guest's heap in use is over `limit` bytes, as it says
+    /// (see [`crate::RestoreWhen::HeapInuseBytes`]): a guest that cannot say is
+    /// judged by its memory's size, and one whose read fails is restored.
+    fn heap_over(&mut self, limit: u64) -> bool {
+        let Some(live) = self.live.as_mut() else { return true };
+        match memory_info::read(&self.limits, live, abi::export::GET_HEAP_INUSE) {
+            Ok(Some(inuse)) => inuse > limit,
+            Ok(None) => memory_bytes(&live.store) > self.limits.restore_above_bytes,
+            Err(_) => true,
+        }
+    }
+
     /// One run of extension `index`, with the invocation's limits.
     fn call(&mut self, engine: &Engine, index: usize, state: &S) -> Result<()> {
         if self.needs_restore || self.live.is_none() {
             self.restore(engine)?;
+        } else if let Some(limit) = self.limits.restore_heap_inuse_bytes
+            && !self.fresh
+            && self.heap_over(limit)
+        {
+            self.restore(engine)?;
         }
+        self.fresh = false;
         let Some(Live { store, extensions, .. }) = self.live.as_mut() else { unreachable!("restored above") };
         let limits = &self.limits;
         if limits.epochs {
@@ -245,10 +270,11 @@ impl<S: State> PackageInstance<S> {
                 std::panic::resume_unwind(panic)
             }
         };
+        let names = &self.package.inner.blueprint.func_names;
         match result {
-            Err(trap) => Err(classify(store.data_mut(), trap, limits)),
+            Err(trap) => Err(classify(store.data_mut(), trap, limits, names)),
             Ok(()) => {
-                release_overflow(store, limits)?;
+                release_overflow(store, limits, names)?;
                 store.data_mut().take_pending().map_or(Ok(()), Err)
             }
         }
@@ -313,6 +339,7 @@ impl<S: State> Worker<S> {
             snapshot_bytes: memory_bytes(&live.store),
             spare: None,
             limits: package.inner.limits,
+            fresh: true,
             last_extension: 0,
             stats: Stats::default(),
         };
@@ -342,11 +369,7 @@ impl<S: State> Worker<S> {
         };
         let instance = &mut self.instances[slot];
         let Some(index) = instance.extension_index(extension) else {
-            return Err(Error::UnknownExtension {
-                package: package.to_owned(),
-                extension: extension.to_owned(),
-                known: instance.package.extensions().collect::<Vec<_>>().join(", "),
-            });
+            return Err(Error::unknown_extension(package, extension, instance.package.extensions()));
         };
         self.run(slot, index, state)
     }
@@ -394,7 +417,11 @@ impl<S: State> Worker<S> {
         }
         outcome?;
         let memory_bytes = instance.live.as_ref().map_or(0, |live| memory_bytes(&live.store));
-        if instance.limits.isolation == Isolation::Fresh || memory_bytes > instance.limits.restore_above_bytes {
+        // Under `RestoreWhen::HeapInuseBytes` the guest is asked before the
+        // next invocation instead.
+        let over =
+            instance.limits.restore_heap_inuse_bytes.is_none() && memory_bytes > instance.limits.restore_above_bytes;
+        if instance.limits.isolation == Isolation::Fresh || over {
             instance.needs_restore = true;
         }
         // Memory that grew over invocations will need a large restore: have
@@ -418,6 +445,38 @@ impl<S: State> Worker<S> {
     /// Counters of `package` in this worker.
     pub fn stats(&self, package: &str) -> Option<&Stats> {
         self.instances.iter().find(|i| str_eq(i.package.name(), package)).map(|i| &i.stats)
+    }
+
+    /// What `package`'s guest says of its heap (the ABI's memory-info
+    /// exports, `None` for those it lacks) and its memory's size.
+    ///
+    /// This calls into the guest, as an invocation does: under the
+    /// invocation deadline and fuel, with no state. A read that fails (a
+    /// trap, a panic, the deadline) is an error of the kind an invocation's
+    /// would be, and the instance is restored, as after a failed
+    /// invocation. `Err(UnknownPackage)` when the worker has no such package.
+    pub fn memory_info(&mut self, package: &str) -> Result<MemoryInfo> {
+        let Some(instance) = self.instances.iter_mut().find(|i| str_eq(i.package.name(), package)) else {
+            return Err(Error::UnknownPackage { package: package.to_owned() });
+        };
+        // Only an instance that could not be made again after a failure is
+        // made now: otherwise this says what the last invocation left.
+        if instance.live.is_none() {
+            instance.restore(&self.engine)?;
+        }
+        let Some(live) = instance.live.as_mut() else { unreachable!("restored above") };
+        match memory_info::read_all(&instance.limits, live) {
+            Ok(info) => Ok(info),
+            Err(trap) => {
+                let names = &instance.package.inner.blueprint.func_names;
+                let error = classify(live.store.data_mut(), trap, &instance.limits, names);
+                // A guest whose memory-info function fails is in no state to
+                // go on: the next call starts from the snapshot.
+                instance.needs_restore = true;
+                instance.restore(&self.engine)?;
+                Err(error)
+            }
+        }
     }
 
     /// Current memory size of `package`'s instance, in bytes.
@@ -448,7 +507,7 @@ fn memory_bytes<S: State>(store: &Store<HostCtx<S>>) -> usize {
 /// `free` that traps fails the invocation: the guest's heap is broken, so
 /// the instance is restored (by the caller) and none of its intents is
 /// trusted.
-fn release_overflow<S: State>(store: &mut Store<HostCtx<S>>, limits: &Limits) -> Result<()> {
+fn release_overflow<S: State>(store: &mut Store<HostCtx<S>>, limits: &Limits, names: &FuncNames) -> Result<()> {
     let chunks = store.data_mut().take_overflow();
     if chunks.is_empty() {
         store.data_mut().keep_overflow(chunks);
@@ -458,7 +517,7 @@ fn release_overflow<S: State>(store: &mut Store<HostCtx<S>>, limits: &Limits) ->
         for &ptr in &chunks {
             if let Err(trap) = free.call(&mut *store, ptr as i32) {
                 let ctx = store.data_mut();
-                let error = match classify(ctx, trap, limits) {
+                let error = match classify(ctx, trap, limits, names) {
                     Error::Trap { extension, message, backtrace } => Error::Trap {
                         extension,
                         message: format!("the guest's free({ptr:#x}) trapped after the extension returned: {message}"),
@@ -481,8 +540,8 @@ fn release_overflow<S: State>(store: &mut Store<HostCtx<S>>, limits: &Limits) ->
 /// from it: the guest reported it (a panic, `unreachable`, an exit) without
 /// going on to call the host; a guest that survives a denied grow and fails
 /// later fails for that later reason.
-fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error, limits: &Limits) -> Error {
-    let backtrace = backtrace_of(&trap);
+fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error, limits: &Limits, names: &FuncNames) -> Error {
+    let backtrace = backtrace_of(&trap, names);
     let extension = ctx.label();
     // The buffers of a failed invocation go with the instance's restore.
     let overflow = ctx.take_overflow();
@@ -512,7 +571,9 @@ fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error, limits: &Limi
             let exit_code = ctx.take_exit_code();
             let reports = code == Some(wasmtime::Trap::UnreachableCodeReached) || exit_code.is_some();
             if let (Some(requested_pages), true) = (out_of_memory, reports) {
-                let message = printed_panic.unwrap_or_else(|| trap_text(&trap));
+                // The line as the guest printed it (`panic: runtime error:
+                // out of memory`): what users of its runtime search for.
+                let message = ctx.printed_panic_line().unwrap_or_else(|| trap_text(&trap));
                 return Error::MemoryLimit { extension, limit_pages, requested_pages, message };
             }
             if let Some(message) = printed_panic {
@@ -526,32 +587,6 @@ fn classify<S: State>(ctx: &mut HostCtx<S>, trap: wasmtime::Error, limits: &Limi
             Error::Trap { extension, message, backtrace }
         }
     }
-}
-
-/// Frames of a backtrace that an error keeps: a stack overflow has
-/// thousands, and the innermost say where the guest failed.
-const MAX_FRAMES: usize = 64;
-
-/// The wasm backtrace of `error`, innermost frame first: at most
-/// [`MAX_FRAMES`] frames, each name cut short (a module names its own
-/// functions, at any length).
-fn backtrace_of(error: &wasmtime::Error) -> Vec<String> {
-    let Some(backtrace) = error.downcast_ref::<wasmtime::WasmBacktrace>() else {
-        return Vec::new();
-    };
-    let frames = backtrace.frames();
-    let mut kept: Vec<String> = frames
-        .iter()
-        .take(MAX_FRAMES)
-        .map(|frame| match frame.func_name() {
-            Some(name) => excerpt(name),
-            None => format!("<wasm function {}>", frame.func_index()),
-        })
-        .collect();
-    if frames.len() > MAX_FRAMES {
-        kept.push(format!("… {} more frames", frames.len() - MAX_FRAMES));
-    }
-    kept
 }
 
 /// What a failed guest call says, without the backtrace the error carries

@@ -6,8 +6,15 @@
 //! The nested build has its own target dir under `$OUT_DIR`, so it does not
 //! wait on the lock of the outer one, and its own profile settings (from the
 //! environment: the root manifest's `[profile.release]` is the engine's):
-//! release, `opt-level = "z"`, LTO, one codegen unit, `panic = "abort"`,
-//! stripped.
+//! the SDK's size profile, `guest-sdk/src/build_profile.rs` (release,
+//! `opt-level = "z"`, LTO, one codegen unit, `panic = "abort"`, `strip =
+//! "debuginfo"`: no DWARF, but the name section stays, so a backtrace names
+//! the guest's functions).
+//!
+//! A second build of the same profile with DWARF line tables (`debug =
+//! "line-tables-only"`, nothing stripped) goes to
+//! `$OUT_DIR/<example>.debuginfo.wasm`: the tests of backtraces with
+//! file:line use it.
 
 use std::env;
 use std::ffi::OsString;
@@ -18,20 +25,11 @@ use std::process::Command;
 #[path = "../discover.rs"]
 mod discover;
 
-const TARGET: &str = "wasm32-unknown-unknown";
-
-/// Profile of the wasm modules.
-const PROFILE: &[(&str, &str)] = &[
-    ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z"),
-    ("CARGO_PROFILE_RELEASE_LTO", "true"),
-    ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1"),
-    ("CARGO_PROFILE_RELEASE_PANIC", "abort"),
-    ("CARGO_PROFILE_RELEASE_STRIP", "true"),
-    ("CARGO_PROFILE_RELEASE_DEBUG", "false"),
-    ("CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS", "false"),
-    ("CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS", "false"),
-    ("CARGO_PROFILE_RELEASE_INCREMENTAL", "false"),
-];
+// The SDK's size profile, from its one definition (also `extwasm build`'s).
+#[path = "../../guest-sdk/src/build_profile.rs"]
+#[allow(dead_code)]
+mod build_profile;
+use build_profile::{DEBUGINFO_CONFIG, DEBUGINFO_PROFILE, RELEASE_ENV as PROFILE, TARGET};
 
 /// Variables of the outer build that must not reach the nested one: flags
 /// for the host target, clippy's wrapper, the outer target dir.
@@ -71,36 +69,43 @@ fn main() {
 
     ensure_target(&rustc);
 
+    // One target dir for both builds: each profile has its own folder in it.
     let target_dir = out_dir.join("wasm-target");
-    let mut build = Command::new(&cargo);
-    build
-        .current_dir(&workspace)
-        .args(["build", "--release", "--locked", "--target", TARGET, "--target-dir"])
-        .arg(&target_dir)
-        .arg("--manifest-path")
-        .arg(workspace.join("Cargo.toml"));
-    for example in &examples {
-        build.args(["--package", &example.package]);
-    }
-    for variable in SCRUBBED {
-        build.env_remove(variable);
-    }
-    build.envs(PROFILE.iter().copied());
-    let status = build.status().unwrap_or_else(|e| panic!("cannot run {}: {e}", cargo.to_string_lossy()));
-    if !status.success() {
-        let packages: Vec<String> =
-            examples.iter().map(|e| format!("{} (examples/rust/{})", e.package, e.dir)).collect();
-        panic!(
-            "building the Rust example extensions for {TARGET} failed ({status}); see the cargo output above. \
-             The examples: {}; each must be a member of the workspace (the root Cargo.toml)",
-            packages.join(", ")
-        );
-    }
-
-    for example in &examples {
-        let built = target_dir.join(TARGET).join("release").join(example.wasm_file());
-        let module = out_dir.join(format!("{}.wasm", example.dir));
-        copy_if_changed(&built, &module);
+    for (profile, suffix) in [("release", ""), (DEBUGINFO_PROFILE, ".debuginfo")] {
+        let mut build = Command::new(&cargo);
+        build
+            .current_dir(&workspace)
+            .args(["build", "--locked", "--profile", profile, "--target", TARGET, "--target-dir"])
+            .arg(&target_dir)
+            .arg("--manifest-path")
+            .arg(workspace.join("Cargo.toml"));
+        if profile == DEBUGINFO_PROFILE {
+            for setting in DEBUGINFO_CONFIG {
+                build.args(["--config", setting]);
+            }
+        }
+        for example in &examples {
+            build.args(["--package", &example.package]);
+        }
+        for variable in SCRUBBED {
+            build.env_remove(variable);
+        }
+        build.envs(PROFILE.iter().copied());
+        let status = build.status().unwrap_or_else(|e| panic!("cannot run {}: {e}", cargo.to_string_lossy()));
+        if !status.success() {
+            let packages: Vec<String> =
+                examples.iter().map(|e| format!("{} (examples/rust/{})", e.package, e.dir)).collect();
+            panic!(
+                "building the Rust example extensions for {TARGET} failed ({status}); see the cargo output above. \
+                 The examples: {}; each must be a member of the workspace (the root Cargo.toml)",
+                packages.join(", ")
+            );
+        }
+        for example in &examples {
+            let built = target_dir.join(TARGET).join(profile).join(example.wasm_file());
+            let module = out_dir.join(format!("{}{suffix}.wasm", example.dir));
+            copy_if_changed(&built, &module);
+        }
     }
     let dirs: Vec<&str> = examples.iter().map(|e| e.dir.as_str()).collect();
     println!("cargo::rustc-env=EXTWASM_RUST_EXAMPLES={}", dirs.join(","));

@@ -82,6 +82,15 @@ impl Declared {
         Declared { name, params, results }
     }
 
+    const fn wasi(name: &'static str, params: &'static [ValType], results: &'static [ValType]) -> Self {
+        let Some(import) = abi::wasi_import(name) else {
+            panic!("this WASI import is not in extwasm_abi::WASI_IMPORTS");
+        };
+        assert!(types_eq(import.params, params), "parameter types differ from extwasm_abi::WASI_IMPORTS");
+        assert!(types_eq(import.results, results), "result types differ from extwasm_abi::WASI_IMPORTS");
+        Declared { name, params, results }
+    }
+
     const fn export(name: &'static str, params: &'static [ValType], results: &'static [ValType]) -> Self {
         let Some(export) = abi::guest_export(name) else {
             panic!("this export is not in extwasm_abi::GUEST_EXPORTS");
@@ -680,6 +689,97 @@ fn on_panic(info: &core::panic::PanicInfo<'_>) -> ! {
 }
 
 // ---------------------------------------------------------------------------
+// Logging: WASI `fd_write` to stderr, which the host captures
+// ---------------------------------------------------------------------------
+
+// `#[link(wasm_import_module = ...)]` takes a literal; it must be the ABI's.
+const _: () = assert!(abi::names_equal(abi::WASI_MODULE, "wasi_snapshot_preview1"));
+
+/// `fd_write`, as declared here: checked against [`extwasm_abi::WASI_IMPORTS`],
+/// the WASI functions the host provides. Only a module that logs imports it
+/// (the linker drops an import nothing calls).
+pub(crate) const FD_WRITE: Declared = Declared::wasi("fd_write", &[ValType::I32; 4], &[ValType::I32]);
+// Evaluated (so checked) on every target, not only where a test reads it.
+const _: &Declared = &FD_WRITE;
+
+#[cfg(target_arch = "wasm32")]
+#[link(wasm_import_module = "wasi_snapshot_preview1")]
+unsafe extern "C" {
+    /// # Safety
+    /// `iovs` must address `iovs_len` readable iovecs (address, length),
+    /// each describing readable guest memory, and `nwritten` a writable u32.
+    #[link_name = "fd_write"]
+    fn wasi_fd_write(fd: u32, iovs: u32, iovs_len: u32, nwritten: u32) -> u32;
+}
+
+/// Natively a stub that is never called (the mock host captures log lines).
+#[cfg(not(target_arch = "wasm32"))]
+unsafe fn wasi_fd_write(_: u32, _: u32, _: u32, _: u32) -> u32 {
+    unreachable!("fd_write is a wasm import; native builds run on the mock host")
+}
+
+/// The WASI file descriptor log lines go to: stderr.
+const STDERR: u32 = 2;
+
+/// Writes `head` then `tail` to stderr in one `fd_write`. Logging cannot
+/// fail the extension: the host's answer is ignored.
+fn write_stderr(head: &[u8], tail: &[u8]) {
+    let (head_ptr, head_len) = guest_slice(head);
+    let (tail_ptr, tail_len) = guest_slice(tail);
+    let iovs = [head_ptr, head_len, tail_ptr, tail_len];
+    let mut written: u32 = 0;
+    let iovs_ptr = iovs.as_ptr().expose_provenance() as u32;
+    let written_ptr = ptr::from_mut(&mut written).expose_provenance() as u32;
+    // SAFETY: `iovs` is two iovecs (address, length as u32s, the WASI
+    // layout on wasm32) describing the borrowed `head` and `tail`, and
+    // `written` a local u32; all are alive and unaliased for the call, and
+    // the host writes nothing but `written`.
+    let _ = unsafe { wasi_fd_write(STDERR, iovs_ptr, 2, written_ptr) };
+}
+
+/// Bytes of a formatted log line held before they are written; a longer
+/// line is written in pieces (the host joins them).
+const LOG_CHUNK: usize = 512;
+
+/// A log line being formatted, written to stderr a chunk at a time: no
+/// allocation, no length limit.
+struct LogLine {
+    bytes: [u8; LOG_CHUNK],
+    len: usize,
+}
+
+impl core::fmt::Write for LogLine {
+    fn write_str(&mut self, text: &str) -> core::fmt::Result {
+        // Bytes, not characters: the host joins the pieces back together.
+        let mut bytes = text.as_bytes();
+        while !bytes.is_empty() {
+            if self.len == LOG_CHUNK {
+                write_stderr(&self.bytes, &[]);
+                self.len = 0;
+            }
+            let n = bytes.len().min(LOG_CHUNK - self.len);
+            self.bytes[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+            self.len += n;
+            bytes = &bytes[n..];
+        }
+        Ok(())
+    }
+}
+
+/// Writes one log line, `args` and a newline, to stderr (see [`crate::log!`]).
+pub(crate) fn log(args: core::fmt::Arguments<'_>) {
+    match args.as_str() {
+        // A literal: no formatting, no copy.
+        Some(text) => write_stderr(text.as_bytes(), b"\n"),
+        None => {
+            let mut line = LogLine { bytes: [0; LOG_CHUNK], len: 0 };
+            let _ = core::fmt::write(&mut line, args);
+            write_stderr(&line.bytes[..line.len], b"\n");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Exports
 // ---------------------------------------------------------------------------
 
@@ -832,6 +932,14 @@ mod tests {
         for export in abi::GUEST_EXPORTS.iter().filter(|e| !not_ours.contains(&e.name)) {
             assert!(EXPORTS.iter().any(|d| d.name == export.name), "the SDK does not export {}", export.name);
         }
+    }
+
+    #[test]
+    fn the_wasi_import_matches_the_hosts_table() {
+        // Declared by hand (its module is not `env`): one `link_name` of it.
+        assert_eq!(include_str!("ffi.rs").matches(concat!("#[link_name = \"", "fd_write\"]")).count(), 1);
+        let wasi = abi::wasi_import(FD_WRITE.name).unwrap();
+        assert_eq!((FD_WRITE.params, FD_WRITE.results), (wasi.params, wasi.results));
     }
 
     #[test]

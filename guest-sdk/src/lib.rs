@@ -91,6 +91,7 @@
 extern crate std;
 
 mod api;
+pub mod build_profile;
 // The FFI boundary: the one module with `unsafe` code.
 #[allow(unsafe_code)]
 mod ffi;
@@ -224,9 +225,51 @@ macro_rules! __extension {
     };
 }
 
-/// What [`extension!`] expands to uses; not a public API.
+/// Writes a line to the extension's output, formatted as [`format!`] does:
+/// `log!("order {id}: {} items", items.len())`.
+///
+/// On wasm the line goes to stderr through WASI `fd_write`, which the
+/// engine captures with the rest of the invocation's output
+/// (`Invocation::output`, the `stdout` of `extwasm run`; it keeps the first
+/// `Config::output_limit_bytes`, 1 KiB by default). A module that logs
+/// imports `wasi_snapshot_preview1.fd_write`, which every extwasm host
+/// provides; one that does not imports nothing more. Logging never fails
+/// the extension and allocates nothing. Each call is one host call (a line
+/// over 512 bytes, one per 512 bytes).
+///
+/// Natively the [`testing::MockHost`] captures the lines
+/// ([`testing::MockHost::output`]); outside a mock run they go to stderr.
+///
+/// ```
+/// use extwasm_guest_sdk::testing::MockHost;
+/// use extwasm_guest_sdk::{Ext, log};
+///
+/// fn greet(_: Ext<'_>) {
+///     log!("hello");
+///     log!("{} + {} = {}", 1, 2, 1 + 2);
+/// }
+///
+/// let host = MockHost::default();
+/// host.run(greet).unwrap();
+/// assert_eq!(host.output(), "hello\n1 + 2 = 3\n");
+/// ```
+///
+/// [`format!`]: https://doc.rust-lang.org/alloc/macro.format.html
+#[macro_export]
+macro_rules! log {
+    ($($arg:tt)*) => {
+        $crate::__private::log(::core::format_args!($($arg)*))
+    };
+}
+
+/// What [`extension!`] and [`log!`] expand to uses; not a public API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::api::invoke;
     pub use extwasm_abi::is_reserved_extension_name;
+
+    /// One log line (see [`crate::log!`]).
+    pub fn log(args: core::fmt::Arguments<'_>) {
+        crate::host::log(args)
+    }
 }

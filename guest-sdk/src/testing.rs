@@ -30,7 +30,7 @@
 //! ```
 
 use std::string::String;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::vec::Vec;
 
 pub use extwasm_host::{Error as MockError, ErrorKind};
@@ -43,15 +43,37 @@ use crate::api::Ext;
 pub(crate) mod host;
 
 /// A mock host: a [`JsonState`] that extensions run against, natively.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct MockHost {
     state: Arc<JsonState>,
+    /// What the last run logged (see [`MockHost::output`]).
+    output: Mutex<String>,
+}
+
+impl Clone for MockHost {
+    fn clone(&self) -> Self {
+        MockHost { state: self.state.clone(), output: Mutex::new(self.output()) }
+    }
 }
 
 impl MockHost {
     /// A mock host over `state`.
     pub fn new(state: JsonState) -> Self {
-        MockHost { state: Arc::new(state) }
+        MockHost { state: Arc::new(state), output: Mutex::default() }
+    }
+
+    /// What the last run wrote with [`crate::log!`], a line each (ending
+    /// with a newline), whether it succeeded or failed. On the engine the
+    /// same lines are in the invocation's output, which keeps only its first
+    /// `Config::output_limit_bytes` (1 KiB by default).
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap_or_else(|poison| poison.into_inner()).clone()
+    }
+
+    /// Records what a run logged and returns its result.
+    fn finish(&self, (result, output): (Result<Vec<Json>, MockError>, String)) -> Result<Vec<Json>, MockError> {
+        *self.output.lock().unwrap_or_else(|poison| poison.into_inner()) = output;
+        result
     }
 
     /// A mock host over a state in the JSON state format (see [`JsonState`]).
@@ -75,14 +97,14 @@ impl MockHost {
     /// failed it. The state is not changed. Errors name the extension
     /// `mock/<function name>`.
     pub fn run(&self, extension: impl for<'i> FnOnce(Ext<'i>)) -> Result<Vec<Json>, MockError> {
-        host::run(self.state.clone(), label_of(&extension), || crate::api::invoke(extension))
+        self.finish(host::run(self.state.clone(), label_of(&extension), || crate::api::invoke(extension)))
     }
 
     /// [`MockHost::run`] for an extension of an [`crate::extension!`] list;
     /// errors name it `mock/<export name>`.
     pub fn run_extension(&self, extension: &Extension) -> Result<Vec<Json>, MockError> {
         let label = std::format!("mock/{}", extension.name);
-        host::run(self.state.clone(), label, || crate::api::invoke(extension.function))
+        self.finish(host::run(self.state.clone(), label, || crate::api::invoke(extension.function)))
     }
 
     /// [`MockHost::run`], then applies the intents to the state (as the

@@ -153,6 +153,12 @@ pub enum LoadError {
     MissingExtension {
         /// The extension.
         extension: String,
+        /// The module's exports that could be extensions (functions `() ->
+        /// ()` of names the ABI does not reserve), comma separated.
+        known: String,
+        /// The one of `known` closest to `extension`, when it is close
+        /// enough to be a misspelling of it (see [`closest_name`]).
+        closest: Option<String>,
     },
     /// An extension whose signature is not `() -> ()`.
     ExtensionSignature {
@@ -270,7 +276,10 @@ impl fmt::Display for LoadError {
             LoadError::ExportSignature { export, found, expected } => {
                 write!(f, "export {export} has signature {found}, the ABI says {expected}")
             }
-            LoadError::MissingExtension { extension } => write!(f, "module exports no extension {extension:?}"),
+            LoadError::MissingExtension { extension, known, closest } => {
+                write!(f, "module exports no extension {extension:?}")?;
+                write_known(f, known, closest.as_deref(), "it exports")
+            }
             LoadError::ExtensionSignature { extension, found } => {
                 write!(f, "extension {extension:?} has signature {found}, extensions must be () -> ()")
             }
@@ -432,7 +441,11 @@ pub enum Error {
         limit_pages: u32,
         /// The size the guest asked to grow to, in pages.
         requested_pages: u64,
-        /// What the guest printed when it failed (TinyGo: `panic: runtime error: out of memory`).
+        /// What the guest said when it failed, in its own words: the line it
+        /// printed (TinyGo: `panic: runtime error: out of memory`; Go:
+        /// `fatal error: out of memory`), the message it passed to
+        /// `hostPanic` (the Rust SDK), or else the trap. The error's text
+        /// ends with it.
         message: String,
     },
     /// The invocation ran past its deadline.
@@ -469,6 +482,9 @@ pub enum Error {
         extension: String,
         /// The extensions it has, comma separated.
         known: String,
+        /// The one of `known` closest to `extension`, when it is close
+        /// enough to be a misspelling of it (see [`closest_name`]).
+        closest: Option<String>,
     },
     /// The module cannot be loaded.
     Load {
@@ -534,11 +550,16 @@ impl fmt::Display for Error {
                 &[("site", site), ("field", field), ("found", found), ("expected", expected)],
             ),
             Error::MissingField { site, what } => render(f, messages::MISSING_FIELD, &[("site", site), ("what", what)]),
-            Error::MemoryLimit { extension, limit_pages, requested_pages, .. } => write!(
-                f,
-                "extension {extension} exceeded its memory limit of {limit_pages} pages ({} KiB): it asked for {requested_pages} pages",
-                *limit_pages as u64 * 64
-            ),
+            Error::MemoryLimit { extension, limit_pages, requested_pages, message } => {
+                write!(
+                    f,
+                    "extension {extension} exceeded its memory limit of {limit_pages} pages ({} KiB): it asked for {requested_pages} pages",
+                    *limit_pages as u64 * 64
+                )?;
+                // The guest's own words too: users match the runtime's text
+                // (TinyGo's `panic: runtime error: out of memory`).
+                if message.is_empty() { Ok(()) } else { write!(f, "; the guest said: {message}") }
+            }
             Error::Timeout { extension, timeout } => {
                 write!(f, "extension {extension} ran past its deadline of {} ms", timeout.as_millis())
             }
@@ -547,8 +568,9 @@ impl fmt::Display for Error {
             }
             Error::StackOverflow { extension, .. } => write!(f, "extension {extension} overflowed its call stack"),
             Error::UnknownPackage { package } => write!(f, "unknown package {package:?}"),
-            Error::UnknownExtension { package, extension, known } => {
-                write!(f, "package {package:?} has no extension {extension:?} (it has: {known})")
+            Error::UnknownExtension { package, extension, known, closest } => {
+                write!(f, "package {package:?} has no extension {extension:?}")?;
+                write_known(f, known, closest.as_deref(), "it has")
             }
             Error::Load { package, error } => write!(f, "package {package:?}: {error}"),
             Error::LoadTimeout { package, phase, timeout } => {
@@ -560,6 +582,87 @@ impl fmt::Display for Error {
                 write!(f, "{site}: host budget exceeded: {resource} would pass the limit of {limit}")
             }
             Error::StatePanic { site, message } => write!(f, "{site}: the state panicked: {message}"),
+        }
+    }
+}
+
+/// ` (it has: a, b)`, or ` (did you mean "b"? it has: a, b)` when one of
+/// `known` (comma separated) is `closest` to what was asked.
+fn write_known(f: &mut fmt::Formatter<'_>, known: &str, closest: Option<&str>, it_has: &str) -> fmt::Result {
+    if known.is_empty() {
+        return write!(f, " ({it_has} none)");
+    }
+    match closest {
+        Some(close) => write!(f, " (did you mean {close:?}? {it_has}: {known})"),
+        None => write!(f, " ({it_has}: {known})"),
+    }
+}
+
+/// The candidate closest to `asked` by edit distance, ignoring case, if it
+/// is close enough to be a misspelling of it: at most one edit per three
+/// characters (one at least). The first of equally close ones. What
+/// [`Error::UnknownExtension`] and [`LoadError::MissingExtension`] suggest.
+pub fn closest_name<'a>(asked: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    /// Longer names are no one's typing: not compared (bounds the work).
+    const MAX_CHARS: usize = 256;
+    let asked: Vec<char> = asked.chars().flat_map(char::to_lowercase).collect();
+    if asked.len() > MAX_CHARS {
+        return None;
+    }
+    let allowed = (asked.len() / 3).max(1);
+    let mut best: Option<(usize, &str)> = None;
+    for candidate in candidates {
+        let lower: Vec<char> = candidate.chars().take(MAX_CHARS + 1).flat_map(char::to_lowercase).collect();
+        if lower.len() > MAX_CHARS || lower.len().abs_diff(asked.len()) > allowed {
+            continue;
+        }
+        let distance = edit_distance(&asked, &lower);
+        if distance <= allowed && best.is_none_or(|(d, _)| distance < d) {
+            best = Some((distance, candidate));
+        }
+    }
+    best.map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance (insertions, deletions, substitutions).
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+impl Error {
+    /// [`Error::UnknownExtension`] for `extension`, which `package` lacks; it
+    /// has the `known` extensions (listed in that order).
+    pub fn unknown_extension<'a>(package: &str, extension: &str, known: impl IntoIterator<Item = &'a str>) -> Error {
+        let known: Vec<&str> = known.into_iter().collect();
+        Error::UnknownExtension {
+            package: package.to_owned(),
+            extension: extension.to_owned(),
+            closest: closest_name(extension, known.iter().copied()).map(str::to_owned),
+            known: known.join(", "),
+        }
+    }
+}
+
+impl LoadError {
+    /// [`LoadError::MissingExtension`] for `extension`, which the module
+    /// does not export; it exports the `known` functions that could be
+    /// extensions (listed in that order).
+    pub fn missing_extension<'a>(extension: &str, known: impl IntoIterator<Item = &'a str>) -> LoadError {
+        let known: Vec<&str> = known.into_iter().collect();
+        LoadError::MissingExtension {
+            extension: extension.to_owned(),
+            closest: closest_name(extension, known.iter().copied()).map(str::to_owned),
+            known: known.join(", "),
         }
     }
 }
@@ -642,5 +745,59 @@ impl Error {
     /// A configuration error of `setting`.
     pub fn config(setting: &'static str, problem: impl Into<String>) -> Self {
         Error::Config(ConfigError { setting, problem: problem.into() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_misspelt_name_gets_the_closest_one() {
+        let known = "CalcOrderedItems, NewOrder, incrementProjector, updateSubscriptionProjector";
+        let names = || known.split(", ");
+        assert_eq!(closest_name("CalcOrderdItems", names()), Some("CalcOrderedItems"));
+        assert_eq!(closest_name("neworder", names()), Some("NewOrder"));
+        assert_eq!(closest_name("incrementProjektor", names()), Some("incrementProjector"));
+        // Nothing close: no suggestion.
+        assert_eq!(closest_name("fly", ["run", "walk"]), None);
+        assert_eq!(closest_name("Order", names()), None);
+        assert_eq!(closest_name(&"x".repeat(10_000), names()), None);
+
+        let error = Error::unknown_extension("shop", "CalcOrderdItems", known.split(", "));
+        assert!(
+            matches!(&error, Error::UnknownExtension { closest: Some(c), .. } if c == "CalcOrderedItems"),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "package \"shop\" has no extension \"CalcOrderdItems\" (did you mean \"CalcOrderedItems\"? it has: {known})"
+            )
+        );
+        let error = LoadError::missing_extension("nope", []);
+        assert_eq!(error.to_string(), "module exports no extension \"nope\" (it exports none)");
+        let error = LoadError::missing_extension("rum", ["run", "walk"]);
+        assert_eq!(
+            error.to_string(),
+            "module exports no extension \"rum\" (did you mean \"run\"? it exports: run, walk)"
+        );
+    }
+
+    #[test]
+    fn a_memory_limit_error_ends_with_the_guests_own_words() {
+        let error = |message: &str| Error::MemoryLimit {
+            extension: "allocs/arrAppend2".into(),
+            limit_pages: 32,
+            requested_pages: 33,
+            message: message.into(),
+        };
+        let explanation =
+            "extension allocs/arrAppend2 exceeded its memory limit of 32 pages (2048 KiB): it asked for 33 pages";
+        assert_eq!(
+            error("panic: runtime error: out of memory").to_string(),
+            format!("{explanation}; the guest said: panic: runtime error: out of memory")
+        );
+        assert_eq!(error("").to_string(), explanation);
     }
 }

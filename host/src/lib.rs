@@ -44,7 +44,9 @@
 mod error;
 mod session;
 
-pub use error::{ConfigError, Error, ErrorKind, HandleReason, HostResource, LoadError, LoadPhase, Result, Site};
+pub use error::{
+    ConfigError, Error, ErrorKind, HandleReason, HostResource, LoadError, LoadPhase, Result, Site, closest_name,
+};
 pub use session::{
     Fault, Label, MAX_PANIC_MESSAGE, Read, Ret, Selector, Session, embedder, guest_bytes, guest_text, panic_message,
     state_call,

@@ -225,19 +225,23 @@ pub struct Label {
     package: Arc<str>,
     extensions: Arc<[Box<str>]>,
     current: Option<usize>,
+    /// Reading the guest's memory info, between invocations.
+    memory_info: bool,
 }
 
 impl Label {
     /// A label for `package`, whose extensions are `extensions`.
     pub fn new(package: Arc<str>, extensions: Arc<[Box<str>]>) -> Self {
-        Label { package, extensions, current: None }
+        Label { package, extensions, current: None, memory_info: false }
     }
 
     /// `package/extension` of the running invocation, or
-    /// `package/<initialisation>`.
+    /// `package/<initialisation>`, or `package/<memory info>` (see
+    /// [`Session::begin_memory_info`]).
     pub fn render(&self) -> String {
         match self.current.and_then(|i| self.extensions.get(i)) {
             Some(extension) => format!("{}/{}", self.package, extension),
+            None if self.memory_info => format!("{}/<memory info>", self.package),
             None => format!("{}/<initialisation>", self.package),
         }
     }
@@ -315,6 +319,7 @@ impl<S: State> Session<S> {
             self.generation = 1;
         }
         self.label.current = extension;
+        self.label.memory_info = false;
         self.keys_len = 0;
         self.values.clear();
         self.read_keys.clear();
@@ -323,6 +328,14 @@ impl<S: State> Session<S> {
             self.release_retained();
         }
         self.budget.begin(timeout);
+    }
+
+    /// Starts a call into the guest between invocations that reads its
+    /// memory info, as [`Session::begin`] starts initialisation; errors name
+    /// it `package/<memory info>`.
+    pub fn begin_memory_info(&mut self, timeout: Option<(Duration, u64)>) {
+        self.begin(None, timeout);
+        self.label.memory_info = true;
     }
 
     #[cold]

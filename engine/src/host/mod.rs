@@ -164,6 +164,17 @@ impl<S: State> HostCtx<S> {
         self.went_on = false;
     }
 
+    /// Starts a call into the guest between invocations (a memory-info
+    /// read): like an invocation of no extension, so the deadline starts
+    /// now and the last invocation's handles are stale.
+    pub(crate) fn begin_query(&mut self) {
+        self.session.begin_memory_info(self.timeout);
+        self.pending = None;
+        self.exit_code = None;
+        self.limiter.denied = None;
+        self.went_on = false;
+    }
+
     /// Starts initialisation (no extension runs): the load deadline starts now.
     pub(crate) fn begin_initialisation(&mut self) {
         self.session.begin(None, self.load_timeout.map(|t| (t, ticks(Some(t)))));
@@ -283,6 +294,11 @@ impl<S: State> HostCtx<S> {
     /// The message of the first `panic:` line the guest printed.
     pub(crate) fn printed_panic(&mut self) -> Option<String> {
         self.output.panic_message()
+    }
+
+    /// The first `panic:` (or `fatal error:`) line the guest printed, whole.
+    pub(crate) fn printed_panic_line(&mut self) -> Option<String> {
+        self.output.panic_line().map(|(line, _)| line.to_owned())
     }
 
     /// What the guest printed (bounded).

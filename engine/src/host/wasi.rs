@@ -4,7 +4,7 @@
 //! functions link (so Go's `os` package loads) but answer `EBADF` /
 //! `ENOTCAPABLE`.
 
-use extwasm_abi::{ValType, WASI_MODULE};
+use extwasm_abi::{WASI_MODULE, WasiImport};
 use extwasm_host::{Fault, guest_bytes};
 use extwasm_state::State;
 use extwasm_state::budget::CHUNK;
@@ -24,21 +24,9 @@ const ERRNO_INVAL: i32 = 28;
 const ERRNO_IO: i32 = 29;
 const ERRNO_NOTCAPABLE: i32 = 76;
 
-use ValType::{I32, I64};
-
-/// The WASI functions the engine implements, with their signatures.
-pub(crate) const SUPPORTED: &[(&str, &[ValType], &[ValType])] = &[
-    ("fd_write", &[I32, I32, I32, I32], &[I32]),
-    ("proc_exit", &[I32], &[]),
-    ("clock_time_get", &[I32, I64, I32], &[I32]),
-    ("random_get", &[I32, I32], &[I32]),
-    ("args_get", &[I32, I32], &[I32]),
-    ("args_sizes_get", &[I32, I32], &[I32]),
-    ("environ_get", &[I32, I32], &[I32]),
-    ("environ_sizes_get", &[I32, I32], &[I32]),
-    ("sched_yield", &[], &[I32]),
-    ("poll_oneoff", &[I32, I32, I32, I32], &[I32]),
-];
+/// The WASI functions the engine implements, with their signatures (the
+/// table the Rust SDK's `fd_write` import is checked against, too).
+pub(crate) const SUPPORTED: &[WasiImport] = extwasm_abi::WASI_IMPORTS;
 
 /// Filesystem and socket functions: they link with whatever signature the
 /// module declares (as long as it returns an errno) and always fail.

@@ -174,7 +174,8 @@ fn running_out_of_memory_is_a_memory_limit_error_and_the_instance_recovers() {
         // Go's runtime throws: it prints `fatal error: out of memory` (not
         // `panic: …`) to stderr, then aborts. The engine must read that line
         // as it reads TinyGo's `panic:` line, not report the bare trap.
-        assert_eq!(message, "out of memory", "the message of a Go fatal error");
+        assert_eq!(message, "fatal error: out of memory", "the message of a Go fatal error");
+        assert!(error.to_string().ends_with("; the guest said: fatal error: out of memory"), "{error}");
         assert_eq!(intents(&mut worker, "zeroedAfterFree", &JsonState::default()).unwrap(), Vec::<Json>::new());
     }
     let stats = worker.stats(PACKAGE).unwrap();

@@ -21,3 +21,4 @@ mod load;
 mod restore;
 mod rust_examples;
 mod tinygo;
+mod tools;

@@ -35,21 +35,10 @@ fn state_file(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The TinyGo module `file`, or `None` (said loudly) when the reference
-/// folder is not there.
+/// The TinyGo module `file`, or `None` (said loudly; under CI, a failure)
+/// when the reference folder is not there.
 fn tinygo(file: &str) -> Option<Vec<u8>> {
-    let path = root().join("../shared/reference/tinygo-testdata").join(file);
-    match std::fs::read(&path) {
-        Ok(wasm) => Some(wasm),
-        Err(e) => {
-            eprintln!(
-                "SKIPPED: the comparison with TinyGo's {file}: cannot read {} ({e}); \
-                 the reference test data is at ../shared/reference/tinygo-testdata from the project root",
-                path.display()
-            );
-            None
-        }
-    }
+    crate::common::tinygo_testdata::tinygo_bytes(file)
 }
 
 /// How an invocation ended, comparably.

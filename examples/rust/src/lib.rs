@@ -1,6 +1,7 @@
 //! The Rust example extensions, built to wasm by this crate's build script
-//! (release, `opt-level = "z"`, LTO, `panic = "abort"`, stripped), for tests:
-//! each [`Module`] has the wasm bytes, its extensions, and the TinyGo module
+//! (release, `opt-level = "z"`, LTO, `panic = "abort"`, DWARF stripped, the
+//! name section kept), for tests: each [`Module`] has the wasm bytes, the
+//! same module with DWARF line tables, its extensions, and the TinyGo module
 //! of `../shared/reference/tinygo-testdata/` with the same extensions.
 //!
 //! The example crates are re-exported, so a test can run the same extension
@@ -23,6 +24,9 @@ pub struct Module {
     pub name: &'static str,
     /// The wasm module.
     pub wasm: &'static [u8],
+    /// The same module with DWARF line tables (`debug =
+    /// "line-tables-only"`, not stripped): backtraces show file:line.
+    pub wasm_debuginfo: &'static [u8],
     /// Its extensions: export names and the functions (to run natively).
     pub extensions: &'static [Extension],
     /// File name of the TinyGo module (in `tinygo-testdata/`) with the same
@@ -35,6 +39,7 @@ macro_rules! module {
         Module {
             name: $name,
             wasm: include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".wasm")),
+            wasm_debuginfo: include_bytes!(concat!(env!("OUT_DIR"), "/", $name, ".debuginfo.wasm")),
             extensions: $krate::EXTENSIONS,
             tinygo: $tinygo,
         }
@@ -54,7 +59,7 @@ pub const BASICUSAGE: Module = module!("basicusage", basicusage, Some("basicusag
 /// readForgedValue, readZeroHandle: misreads and misused handles.
 pub const READVALUES: Module = module!("readvalues", readvalues, None);
 
-/// simple, zeroedAfterFree, exhaustMemory: the allocator.
+/// simple, zeroedAfterFree, exhaustMemory, leak: the allocator.
 pub const ALLOCS: Module = module!("allocs", allocs, None);
 
 /// Every example module.

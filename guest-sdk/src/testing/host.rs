@@ -36,10 +36,12 @@ use crate::report::{PanicText, write_panic};
 // Sessions
 // ---------------------------------------------------------------------------
 
-/// One run: the host core's session and the state it answers from.
+/// One run: the host core's session, the state it answers from, and what
+/// the extension logged.
 struct Mock {
     session: Session<JsonState>,
     state: Arc<JsonState>,
+    output: String,
 }
 
 thread_local! {
@@ -66,22 +68,23 @@ fn default_budget() -> Budget {
 }
 
 /// Runs `body` (one invocation) in a new session over `state`; returns the
-/// intents as JSON or the error. `label` is `mock/<name>`.
-pub(crate) fn run(state: Arc<JsonState>, label: String, body: impl FnOnce()) -> Result<Vec<Json>, MockError> {
+/// intents as JSON or the error, and what the extension logged. `label` is
+/// `mock/<name>`.
+pub(crate) fn run(state: Arc<JsonState>, label: String, body: impl FnOnce()) -> (Result<Vec<Json>, MockError>, String) {
     install_panic_hook();
     let (package, extension) = label.split_once('/').unwrap_or(("mock", &label));
     let label = Label::new(package.into(), vec![Box::<str>::from(extension)].into());
     let generation = GENERATION.fetch_add(1, Relaxed);
     let mut session = Session::new(label, default_budget(), None).with_generation(generation);
     session.begin(Some(0), None);
-    let nested = MOCK.with(|m| m.borrow_mut().replace(Mock { session, state })).is_some();
+    let nested = MOCK.with(|m| m.borrow_mut().replace(Mock { session, state, output: String::new() })).is_some();
     assert!(!nested, "MockHost::run was called inside MockHost::run");
     IN_RUN.with(|f| f.set(true));
     PANIC.with(|p| p.borrow_mut().take());
     let outcome = panic::catch_unwind(AssertUnwindSafe(body));
     IN_RUN.with(|f| f.set(false));
     let mock = MOCK.with(|m| m.borrow_mut().take()).expect("the session of this run");
-    match outcome {
+    let result = match outcome {
         Ok(()) => Ok(mock.session.intents().map(|intent| JsonState::intent_json(&intent)).collect()),
         Err(payload) => Err(match payload.downcast::<HostFailure>() {
             Ok(failure) => failure.0,
@@ -93,6 +96,23 @@ pub(crate) fn run(state: Arc<JsonState>, label: String, body: impl FnOnce()) -> 
                 MockError::GuestPanic { extension: mock.session.label(), message, backtrace: Vec::new() }
             }
         }),
+    };
+    (result, mock.output)
+}
+
+/// A log line (see `crate::log!`): into the running mock's output, or to
+/// stderr when no mock runs on this thread.
+pub(crate) fn log(args: core::fmt::Arguments<'_>) {
+    let line = std::format!("{args}\n");
+    let captured = MOCK.with(|m| match m.try_borrow_mut().as_deref_mut() {
+        Ok(Some(mock)) => {
+            mock.output.push_str(&line);
+            true
+        }
+        _ => false,
+    });
+    if !captured {
+        std::eprint!("{line}");
     }
 }
 

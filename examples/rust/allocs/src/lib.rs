@@ -19,6 +19,7 @@ extension! {
         simple => simple,
         zeroedAfterFree => zeroed_after_free,
         exhaustMemory => exhaust_memory,
+        leak => leak,
     ];
 }
 
@@ -50,6 +51,16 @@ pub fn exhaust_memory(_: Ext<'_>) {
         blocks.push(black_box(vec![1_u8; 1 << 20]));
     }
     black_box(blocks);
+}
+
+/// Bytes [`leak`] keeps per invocation.
+pub const LEAKED_BYTES: usize = 64 << 10;
+
+/// Allocates [`LEAKED_BYTES`] and never frees them: a leaking guest, whose
+/// heap in use grows by that much per invocation until the instance is
+/// restored.
+pub fn leak(_: Ext<'_>) {
+    core::mem::forget(black_box(vec![1_u8; LEAKED_BYTES]));
 }
 
 #[cfg(test)]

@@ -11,9 +11,13 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+// Natively, for a thread-local `KEPT` (see there).
+#[cfg(all(not(test), not(target_arch = "wasm32")))]
+extern crate std;
+
 use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use extwasm_guest_sdk::{Ext, NULL_ENTITY, STORAGE_EVENT, STORAGE_RECORD, STORAGE_VIEW, Value, extension};
+use extwasm_guest_sdk::{Ext, NULL_ENTITY, STORAGE_EVENT, STORAGE_RECORD, STORAGE_VIEW, Value, extension, log};
 
 extension! {
     /// The extensions of this module.
@@ -79,7 +83,8 @@ pub fn copy_all_types(ext: Ext<'_>) {
 
 /// For every order of the view `mypkg.Orders` (key `id`), reads its lines in
 /// `mypkg.OrderLines` (key `order` = id) from inside the read callback, and
-/// inserts `{customer, total, lines}` into `mypkg.OrderTotals`.
+/// inserts `{customer, total, lines}` into `mypkg.OrderTotals`; logs a
+/// line per order (`order 1 of Ada: 2 lines, total 150`).
 pub fn order_totals(ext: Ext<'_>) {
     ext.read_values(&ext.key_builder(STORAGE_VIEW, "mypkg.Orders"), |order_key, order| {
         let id = order_key.as_int64("id");
@@ -96,6 +101,7 @@ pub fn order_totals(ext: Ext<'_>) {
         let key = ext.key_builder(STORAGE_VIEW, "mypkg.OrderTotals");
         key.put_int64("id", id);
         ext.new_value(&key).put_string("customer", customer).put_int64("total", total).put_int32("lines", count);
+        log!("order {id} of {customer}: {count} lines, total {total}");
     });
 }
 
@@ -185,17 +191,33 @@ pub fn read_as(ext: Ext<'_>) {
 }
 
 /// The handle of the event `keepEvent` got, for `readKeptEvent`.
+/// On wasm each instance has its own; natively one per thread, so that tests
+/// running on the mock host in parallel (each test on its thread) do not see
+/// each other's handle.
+#[cfg(target_arch = "wasm32")]
 static KEPT: AtomicU64 = AtomicU64::new(0);
+#[cfg(not(target_arch = "wasm32"))]
+std::thread_local! {
+    static KEPT: AtomicU64 = const { AtomicU64::new(0) };
+}
+
+/// Runs `f` on this instance's (natively: this thread's) `KEPT`.
+fn with_kept<R>(f: impl FnOnce(&AtomicU64) -> R) -> R {
+    #[cfg(target_arch = "wasm32")]
+    return f(&KEPT);
+    #[cfg(not(target_arch = "wasm32"))]
+    return KEPT.with(f);
+}
 
 /// Gets the event and keeps its handle past the invocation.
 pub fn keep_event(ext: Ext<'_>) {
     let event = ext.must_get_value(&ext.key_builder(STORAGE_EVENT, NULL_ENTITY));
-    KEPT.store(event.raw_handle(), Relaxed);
+    with_kept(|kept| kept.store(event.raw_handle(), Relaxed));
 }
 
 /// Reads `n` of the event `keepEvent` kept: a stale handle.
 pub fn read_kept_event(ext: Ext<'_>) {
-    Value::from_raw_handle(ext, KEPT.load(Relaxed)).as_int32("n");
+    Value::from_raw_handle(ext, with_kept(|kept| kept.load(Relaxed))).as_int32("n");
 }
 
 /// Reads `n` of a new intent as if it were a value: a handle of the wrong kind.
@@ -260,7 +282,13 @@ mod tests {
 
     #[test]
     fn nested_reads() {
-        let intents = MockHost::from_json(STATE).unwrap().run(order_totals).unwrap();
+        let host = MockHost::from_json(STATE).unwrap();
+        let intents = host.run(order_totals).unwrap();
+        // The mock host captures what the extension logs, as the engine does.
+        assert_eq!(
+            host.output(),
+            "order 1 of Ada: 2 lines, total 150\norder 2 of Grace: 3 lines, total 24\norder 3 of Linus: 0 lines, total 0\n"
+        );
         let totals: Vec<_> = intents.iter().map(|i| (&i["key"]["id"], &i["value"])).collect();
         assert_eq!(
             totals,
