@@ -49,7 +49,7 @@
 //! finish what was queued before it, then joins the threads. An invocation
 //! submitted after that gets [`PoolError::ShutDown`]; none is lost silently.
 //!
-//! Features: `tokio` ([`Pool::invoke_async`]), `metrics` (see
+//! Features: `tokio` (`Pool::invoke_async`), `metrics` (see
 //! [`metrics_names`] and [`prometheus`]), `tracing` (a span per invocation).
 #![deny(missing_docs)]
 

@@ -185,6 +185,17 @@ fn test() -> Result {
     // Licenses, one wasmtime, only the default registry: see deny.toml.
     run(cargo().args(["deny", "--locked", "check", "licenses", "bans", "sources"]))?;
     run(cargo().args(["clippy", "--locked", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo().args([
+        "clippy",
+        "--locked",
+        "-p",
+        "extwasm-pool",
+        "--all-features",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     // The guest side as the guests build it.
     let mut wasm_clippy = cargo();
     wasm_clippy.args(["clippy", "--locked", "--target", WASM_TARGET]);
@@ -197,6 +208,12 @@ fn test() -> Result {
     run(cargo().args(["doc", "--locked", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
     let (go_passed, go_failed) = go::check()?;
     let mut tally = run_tests(cargo().args(["test", "--locked", "--workspace"]))?;
+    // The pool's optional front ends (tokio, tracing) are features no other
+    // crate turns on, so the workspace run does not build their tests.
+    let features = run_tests(cargo().args(["test", "--locked", "-p", "extwasm-pool", "--all-features"]))?;
+    tally.passed += features.passed;
+    tally.failed += features.failed;
+    tally.success &= features.success;
     tally.passed += go_passed;
     tally.failed += go_failed;
     // One closing line for the whole run (the Go tests included): cargo's own
