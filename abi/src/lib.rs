@@ -567,6 +567,48 @@ pub const fn wasi_import(name: &str) -> Option<&'static WasiImport> {
     None
 }
 
+/// The WASI preview 1 filesystem and socket functions a host links with
+/// whatever signature the module declares (as long as it returns an errno)
+/// and that always fail: modules built by standard toolchains import them,
+/// extensions may not use them.
+pub const WASI_DENIED: &[&str] = &[
+    "fd_advise",
+    "fd_allocate",
+    "fd_close",
+    "fd_datasync",
+    "fd_fdstat_get",
+    "fd_fdstat_set_flags",
+    "fd_fdstat_set_rights",
+    "fd_filestat_get",
+    "fd_filestat_set_size",
+    "fd_filestat_set_times",
+    "fd_pread",
+    "fd_prestat_dir_name",
+    "fd_prestat_get",
+    "fd_pwrite",
+    "fd_read",
+    "fd_readdir",
+    "fd_renumber",
+    "fd_seek",
+    "fd_sync",
+    "fd_tell",
+    "path_create_directory",
+    "path_filestat_get",
+    "path_filestat_set_times",
+    "path_link",
+    "path_open",
+    "path_readlink",
+    "path_remove_directory",
+    "path_rename",
+    "path_symlink",
+    "path_unlink_file",
+    "proc_raise",
+    "sock_accept",
+    "sock_recv",
+    "sock_send",
+    "sock_shutdown",
+];
+
 /// Export names an extension may not have besides those starting with
 /// [`RESERVED_EXTENSION_PREFIX`].
 pub const RESERVED_EXTENSION_NAMES: &[&str] =

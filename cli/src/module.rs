@@ -357,65 +357,6 @@ impl ImportStatus {
     }
 }
 
-/// The WASI preview 1 functions the engine implements, with their
-/// signatures (the engine's `host/wasi.rs`; a test loads each through the
-/// engine to keep this copy honest).
-pub const WASI_SUPPORTED: &[(&str, &[ValType], &[ValType])] = {
-    use ValType::{I32, I64};
-    &[
-        ("fd_write", &[I32, I32, I32, I32], &[I32]),
-        ("proc_exit", &[I32], &[]),
-        ("clock_time_get", &[I32, I64, I32], &[I32]),
-        ("random_get", &[I32, I32], &[I32]),
-        ("args_get", &[I32, I32], &[I32]),
-        ("args_sizes_get", &[I32, I32], &[I32]),
-        ("environ_get", &[I32, I32], &[I32]),
-        ("environ_sizes_get", &[I32, I32], &[I32]),
-        ("sched_yield", &[], &[I32]),
-        ("poll_oneoff", &[I32, I32, I32, I32], &[I32]),
-    ]
-};
-
-/// The WASI filesystem and socket functions the engine links with any
-/// signature that returns an errno, and fails.
-pub const WASI_DENIED: &[&str] = &[
-    "fd_advise",
-    "fd_allocate",
-    "fd_close",
-    "fd_datasync",
-    "fd_fdstat_get",
-    "fd_fdstat_set_flags",
-    "fd_fdstat_set_rights",
-    "fd_filestat_get",
-    "fd_filestat_set_size",
-    "fd_filestat_set_times",
-    "fd_pread",
-    "fd_prestat_dir_name",
-    "fd_prestat_get",
-    "fd_pwrite",
-    "fd_read",
-    "fd_readdir",
-    "fd_renumber",
-    "fd_seek",
-    "fd_sync",
-    "fd_tell",
-    "path_create_directory",
-    "path_filestat_get",
-    "path_filestat_set_times",
-    "path_link",
-    "path_open",
-    "path_readlink",
-    "path_remove_directory",
-    "path_rename",
-    "path_symlink",
-    "path_unlink_file",
-    "proc_raise",
-    "sock_accept",
-    "sock_recv",
-    "sock_send",
-    "sock_shutdown",
-];
-
 /// What the engine makes of `import`.
 pub fn import_status(import: &Import) -> ImportStatus {
     let Item::Func(signature) = &import.item else {
@@ -432,10 +373,10 @@ pub fn import_status(import: &Import) -> ImportStatus {
         };
     }
     if import.module == abi::WASI_MODULE {
-        if let Some((_, params, results)) = WASI_SUPPORTED.iter().find(|(name, ..)| *name == import.name) {
-            return check(params, results, ImportStatus::WasiSupported);
+        if let Some(wasi) = abi::wasi_import(&import.name) {
+            return check(wasi.params, wasi.results, ImportStatus::WasiSupported);
         }
-        if WASI_DENIED.contains(&import.name.as_str()) {
+        if abi::WASI_DENIED.contains(&import.name.as_str()) {
             return match signature {
                 Some(signature) if signature.results == ["i32"] => ImportStatus::WasiDenied,
                 _ => ImportStatus::DeniedWithoutErrno,
@@ -515,17 +456,17 @@ mod tests {
 
     #[test]
     fn import_statuses_agree_with_what_the_engine_links() {
-        // WASI_SUPPORTED and WASI_DENIED copy the engine's tables: every
-        // import they accept must load, and a wrong signature must not.
+        // The abi's tables, as the engine links them: every import they
+        // accept must load, and a wrong signature must not.
         let engine = extwasm_engine::Engine::new(extwasm_engine::Config::default()).unwrap();
         let mut cases: Vec<(&str, &str, String)> = Vec::new();
         for host in abi::HOST_IMPORTS {
             cases.push((abi::HOST_MODULE, host.name, wat_signature(host.params, host.results)));
         }
-        for (name, params, results) in WASI_SUPPORTED {
-            cases.push((abi::WASI_MODULE, name, wat_signature(params, results)));
+        for wasi in abi::WASI_IMPORTS {
+            cases.push((abi::WASI_MODULE, wasi.name, wat_signature(wasi.params, wasi.results)));
         }
-        for name in WASI_DENIED {
+        for name in abi::WASI_DENIED {
             cases.push((abi::WASI_MODULE, name, "(param i32 i64) (result i32)".to_owned()));
         }
         for (module, name, signature) in &cases {

@@ -30,43 +30,7 @@ pub(crate) const SUPPORTED: &[WasiImport] = extwasm_abi::WASI_IMPORTS;
 
 /// Filesystem and socket functions: they link with whatever signature the
 /// module declares (as long as it returns an errno) and always fail.
-pub(crate) const DENIED: &[&str] = &[
-    "fd_advise",
-    "fd_allocate",
-    "fd_close",
-    "fd_datasync",
-    "fd_fdstat_get",
-    "fd_fdstat_set_flags",
-    "fd_fdstat_set_rights",
-    "fd_filestat_get",
-    "fd_filestat_set_size",
-    "fd_filestat_set_times",
-    "fd_pread",
-    "fd_prestat_dir_name",
-    "fd_prestat_get",
-    "fd_pwrite",
-    "fd_read",
-    "fd_readdir",
-    "fd_renumber",
-    "fd_seek",
-    "fd_sync",
-    "fd_tell",
-    "path_create_directory",
-    "path_filestat_get",
-    "path_filestat_set_times",
-    "path_link",
-    "path_open",
-    "path_readlink",
-    "path_remove_directory",
-    "path_rename",
-    "path_symlink",
-    "path_unlink_file",
-    "proc_raise",
-    "sock_accept",
-    "sock_recv",
-    "sock_send",
-    "sock_shutdown",
-];
+pub(crate) const DENIED: &[&str] = extwasm_abi::WASI_DENIED;
 
 /// The errno a denied function answers.
 fn denied_errno(name: &str) -> i32 {
